@@ -1,0 +1,51 @@
+/**
+ * `createApp()` builds the Hono app from its parts. It holds no globals: every call returns a new
+ * app with its own metrics registry, so tests build a fresh one each and a reload never registers
+ * a metric twice.
+ */
+import { Hono } from "hono";
+import type { Config } from "./config.ts";
+import { ApiError } from "./http/errors.ts";
+import { registerInferenceRoute } from "./routes/inference.ts";
+import { type Readiness, registerOpsRoutes } from "./routes/ops.ts";
+import { createServices, type ServiceOverrides, type Services } from "./services.ts";
+
+/** A built app and the services behind it. */
+export interface BuiltApp {
+  readonly app: Hono;
+  readonly services: Services;
+  readonly readiness: Readiness;
+}
+
+/** Builds the app for `config`, with optional replacements for its parts. */
+export function createApp(config: Config, overrides: ServiceOverrides = {}): BuiltApp {
+  const services = createServices(config, overrides);
+  const readiness: Readiness = { ready: true };
+  const app = new Hono();
+  registerInferenceRoute(app, services);
+  registerOpsRoutes(app, services, readiness);
+
+  app.notFound((c) => {
+    const known = KNOWN_PATHS.has(c.req.path);
+    const error = known
+      ? new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`)
+      : new ApiError("not_found", `no route ${c.req.method} ${c.req.path.slice(0, 200)}`);
+    return c.json(error.toBody(), error.httpStatus as 404 | 405);
+  });
+  app.onError((thrown, c) => {
+    services.logger.error("unhandled error", { error: String(thrown), path: c.req.path });
+    const error = new ApiError("internal_error", "internal error");
+    return c.json(error.toBody(), 500);
+  });
+  return { app, services, readiness };
+}
+
+const KNOWN_PATHS = new Set([
+  "/v1/inference",
+  "/v1/chat/completions",
+  "/v1/messages",
+  "/v1/models",
+  "/health",
+  "/ready",
+  "/metrics",
+]);

@@ -1,0 +1,122 @@
+/**
+ * The server's settings: environment variables and the files they name, read and validated once
+ * at start-up into one typed object. The only module that reads the environment. Every setting is
+ * in the README's table.
+ */
+import { z } from "zod";
+import { embeddedPriceTable, loadPriceTable, type PriceTable } from "./pricing/pricing.ts";
+import {
+  embeddedTenantDirectory,
+  loadTenantDirectory,
+  type TenantDirectory,
+} from "./tenants/tenants.ts";
+
+/** A setting that does not validate; the message names it. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const flag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+const envSchema = z.object({
+  PORT: int(0, 65535).default(8000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PRICING_FILE: z.string().min(1).optional(),
+  TENANTS_FILE: z.string().min(1).optional(),
+  PROVIDERS_FILE: z.string().min(1).optional(),
+  UNPRICED_POLICY: z.enum(["reject", "allow"]).default("reject"),
+  MAX_BODY_BYTES: int(1024, 1 << 30).default(1 << 20),
+  MAX_PROMPT_CHARS: int(1, 1 << 30).default(1 << 20),
+  MAX_CONCURRENT_REQUESTS: int(1, 1_000_000).default(1024),
+  SIM_MODE: z.enum(["echo", "realistic"]).default("echo"),
+  SIM_TTFT_MS: int(0, 600_000).default(200),
+  SIM_TOKEN_MS: int(0, 60_000).default(20),
+  UPSTREAM_TIMEOUT_MS: int(1, 3_600_000).default(60_000),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  BUDGET_STORE: z.enum(["memory", "redis"]).default("memory"),
+  REDIS_URL: z.string().url().optional(),
+  TRACE_CONTENT: flag.default(false),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  OTEL_SERVICE_NAME: z.string().min(1).default("inference-cost-tracker"),
+  OTEL_TRACES_EXPORTER: z.enum(["otlp", "console", "none"]).default("otlp"),
+}).superRefine((env, ctx) => {
+  if (env.BUDGET_STORE === "redis" && !env.REDIS_URL) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["REDIS_URL"],
+      message: "is required with BUDGET_STORE=redis",
+    });
+  }
+});
+
+/** The server's whole configuration. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly prices: PriceTable;
+  readonly tenants: TenantDirectory;
+  readonly providersFile?: string;
+  readonly unpricedPolicy: "reject" | "allow";
+  readonly maxBodyBytes: number;
+  readonly maxPromptChars: number;
+  readonly maxConcurrentRequests: number;
+  readonly sim: {
+    readonly mode: "echo" | "realistic";
+    readonly ttftMs: number;
+    readonly tokenMs: number;
+  };
+  readonly upstreamTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly budgetStore: "memory" | "redis";
+  readonly redisUrl?: string;
+  readonly traceContent: boolean;
+  readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  readonly serviceName: string;
+  /** `otlp`: Deno's built-in exporter (with OTEL_DENO=true); `console`: spans printed to stdout. */
+  readonly tracesExporter: "otlp" | "console" | "none";
+}
+
+/** Builds the configuration from an environment map. Throws {@link ConfigError} naming the setting. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue.path[0] ?? "environment");
+    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? null)})`);
+  }
+  const e = parsed.data;
+  try {
+    return {
+      port: e.PORT,
+      host: e.HOST,
+      prices: e.PRICING_FILE ? loadPriceTable(e.PRICING_FILE) : embeddedPriceTable(),
+      tenants: e.TENANTS_FILE ? loadTenantDirectory(e.TENANTS_FILE) : embeddedTenantDirectory(),
+      providersFile: e.PROVIDERS_FILE,
+      unpricedPolicy: e.UNPRICED_POLICY,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      maxPromptChars: e.MAX_PROMPT_CHARS,
+      maxConcurrentRequests: e.MAX_CONCURRENT_REQUESTS,
+      sim: { mode: e.SIM_MODE, ttftMs: e.SIM_TTFT_MS, tokenMs: e.SIM_TOKEN_MS },
+      upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      budgetStore: e.BUDGET_STORE,
+      redisUrl: e.REDIS_URL,
+      traceContent: e.TRACE_CONTENT,
+      logLevel: e.LOG_LEVEL,
+      serviceName: e.OTEL_SERVICE_NAME,
+      tracesExporter: e.OTEL_TRACES_EXPORTER,
+    };
+  } catch (error) {
+    const which = (error as Error).name === "PricingError" ? "PRICING_FILE" : "TENANTS_FILE";
+    throw new ConfigError(`${which}: ${(error as Error).message}`);
+  }
+}
+
+/** The configuration of this process, from `Deno.env`. */
+export function configFromEnvironment(): Config {
+  return loadConfig(Deno.env.toObject());
+}

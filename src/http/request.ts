@@ -1,0 +1,95 @@
+/**
+ * Reading a request safely: content type, a byte limit enforced while reading (a lying or absent
+ * Content-Length cannot get past it), strict UTF-8 and JSON. Each failure is a documented ApiError.
+ */
+import { ApiError } from "./errors.ts";
+
+/** Reads the body as JSON within `maxBytes`. Throws 415, 413 or 400 as ApiError. */
+export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+    throw new ApiError(
+      "unsupported_media_type",
+      `Content-Type must be application/json (got ${
+        type ? JSON.stringify(type.slice(0, 100)) : "none"
+      })`,
+    );
+  }
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const bytes = await readLimited(request, maxBytes);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ApiError("invalid_json", "request body is not valid UTF-8");
+  }
+  if (text.trim() === "") throw new ApiError("invalid_json", "request body is empty");
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ApiError(
+      "invalid_json",
+      `request body is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+}
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(
+    "payload_too_large",
+    `request body exceeds ${maxBytes} bytes (MAX_BODY_BYTES)`,
+    { limit_bytes: maxBytes },
+  );
+}
+
+async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(maxBytes);
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    throw new ApiError(
+      "invalid_json",
+      `request body could not be read: ${(error as Error).message}`,
+    );
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** The API key a client presented: `Authorization: Bearer …` or `x-api-key` (Anthropic's SDK). */
+export function presentedApiKey(headers: Headers): string | undefined {
+  const auth = headers.get("authorization");
+  if (auth) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (match) return match[1];
+  }
+  return headers.get("x-api-key")?.trim() || undefined;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The client's `x-request-id` when it is safe to echo and log, else a fresh UUID. */
+export function requestIdOf(headers: Headers): string {
+  const given = headers.get("x-request-id");
+  return given && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+}

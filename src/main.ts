@@ -1,0 +1,62 @@
+/**
+ * Start-up: configuration → app → Deno.serve, and a graceful shutdown on SIGTERM/SIGINT (stop
+ * accepting, finish in-flight requests, flush spans). Holds no logic of its own.
+ */
+import { ConfigError, configFromEnvironment } from "./config.ts";
+import { createApp } from "./app.ts";
+import { setupTracing } from "./telemetry/otel.ts";
+import { createLogger } from "./log.ts";
+
+function main(): void {
+  let config;
+  try {
+    config = configFromEnvironment();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`inference-cost-tracker: configuration error: ${error.message}`);
+      Deno.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const tracing = setupTracing(config);
+  const { app, readiness, services } = createApp(config, { tracer: tracing.tracer, logger });
+
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    onListen: ({ hostname, port }) => {
+      logger.info("listening", {
+        url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+        pricing_version: config.prices.version,
+        models: config.prices.models.size,
+        tenants: config.tenants.tenants.length,
+        auth: config.tenants.keysConfigured ? "api_keys" : "demo",
+      });
+    },
+  }, app.fetch);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    readiness.ready = false;
+    logger.info("shutting down", { signal });
+    const deadline = new Promise<"timeout">((resolve) =>
+      setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs)
+    );
+    const drained = await Promise.race([
+      server.shutdown().then(() => "drained" as const),
+      deadline,
+    ]);
+    await tracing.flush();
+    await services.budgets.close();
+    logger.info("stopped", { result: drained });
+    Deno.exit(0);
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => void stop(signal));
+  }
+}
+
+main();

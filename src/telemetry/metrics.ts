@@ -1,0 +1,195 @@
+/**
+ * Every Prometheus metric the server exports, on one registry built per app (never a global, so a
+ * reload or a test cannot register a metric twice). The registry renders OpenMetrics, the only
+ * format prom-client allows exemplars in; exposition.ts derives the classic text format from it.
+ */
+import client from "prom-client";
+import type { PriceTable } from "../pricing/pricing.ts";
+import type { TenantDirectory } from "../tenants/tenants.ts";
+import { BUDGET_WINDOWS } from "../tenants/tenants.ts";
+import type { BudgetStore } from "../budgets/store.ts";
+import { formatUsd } from "../pricing/money.ts";
+import {
+  COST_BUCKETS,
+  DURATION_BUCKETS,
+  METRIC,
+  type RequestStatus,
+  TTFT_BUCKETS,
+  type UpstreamErrorKind,
+} from "./names.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
+
+/** What the metrics need to know about the app. */
+export interface MetricsDeps {
+  readonly prices: PriceTable;
+  readonly tenants: TenantDirectory;
+  readonly budgets: BudgetStore;
+  readonly now: () => Date;
+}
+
+/** The app's metrics. Label values are always from closed sets (priced ids, configured tenants). */
+export interface Metrics {
+  readonly registry: client.Registry<client.OpenMetricsContentType>;
+  readonly costUsd: client.Counter<"model" | "tenant">;
+  readonly inputTokens: client.Counter<"model" | "tenant">;
+  readonly outputTokens: client.Counter<"model" | "tenant">;
+  readonly cachedInputTokens: client.Counter<"model" | "tenant">;
+  readonly requestDuration: client.Histogram<"model">;
+  readonly costPerRequest: client.Histogram<"model">;
+  readonly timeToFirstToken: client.Histogram<"model">;
+  readonly requests: client.Counter<"model" | "tenant" | "status">;
+  readonly unpricedRequests: client.Counter<"tenant">;
+  readonly upstreamErrors: client.Counter<"provider" | "kind">;
+  readonly inFlight: client.Gauge<string>;
+}
+
+/** Labels of a request outcome. */
+export type RequestLabels = { model: string; tenant: string; status: RequestStatus };
+/** Labels of an upstream failure. */
+export type UpstreamLabels = { provider: string; kind: UpstreamErrorKind };
+
+/** Builds a fresh registry with every metric of the server. */
+export function createMetrics(deps: MetricsDeps): Metrics {
+  const registry = new client.Registry<client.OpenMetricsContentType>();
+  registry.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+  // prom-client's typings bind a metric's registers to the classic format; the runtime accepts
+  // (and for exemplars requires) an OpenMetrics registry.
+  const registers = [registry as unknown as client.Registry];
+  const costUsd = new client.Counter({
+    name: METRIC.costUsdTotal,
+    help: "Cumulative inference cost in USD",
+    labelNames: ["model", "tenant"] as const,
+    registers,
+  });
+  const inputTokens = new client.Counter({
+    name: METRIC.inputTokensTotal,
+    help: "Total input tokens processed, cached ones included",
+    labelNames: ["model", "tenant"] as const,
+    registers,
+  });
+  const outputTokens = new client.Counter({
+    name: METRIC.outputTokensTotal,
+    help: "Total output tokens generated, reasoning tokens included",
+    labelNames: ["model", "tenant"] as const,
+    registers,
+  });
+  const cachedInputTokens = new client.Counter({
+    name: METRIC.cachedInputTokensTotal,
+    help: "Input tokens read from the provider's prompt cache (a part of the input tokens)",
+    labelNames: ["model", "tenant"] as const,
+    registers,
+  });
+  const requestDuration = new client.Histogram({
+    name: METRIC.requestDurationSeconds,
+    help: "End-to-end inference latency",
+    labelNames: ["model"] as const,
+    buckets: DURATION_BUCKETS,
+    enableExemplars: true,
+    registers,
+  });
+  const costPerRequest = new client.Histogram({
+    name: METRIC.costPerRequestUsd,
+    help: "Cost distribution per individual request",
+    labelNames: ["model"] as const,
+    buckets: COST_BUCKETS,
+    enableExemplars: true,
+    registers,
+  });
+  const timeToFirstToken = new client.Histogram({
+    name: METRIC.timeToFirstTokenSeconds,
+    help: "Time from request start to the first streamed content, streamed requests only",
+    labelNames: ["model"] as const,
+    buckets: TTFT_BUCKETS,
+    registers,
+  });
+  const requests = new client.Counter({
+    name: METRIC.requestsTotal,
+    help: "Inference requests by outcome",
+    labelNames: ["model", "tenant", "status"] as const,
+    registers,
+  });
+  const unpricedRequests = new client.Counter({
+    name: METRIC.unpricedRequestsTotal,
+    help:
+      "Requests served for a model with no price (UNPRICED_POLICY=allow); their cost is unknown",
+    labelNames: ["tenant"] as const,
+    registers,
+  });
+  const upstreamErrors = new client.Counter({
+    name: METRIC.upstreamErrorsTotal,
+    help: "Failed calls to upstream providers by kind",
+    labelNames: ["provider", "kind"] as const,
+    registers,
+  });
+  const inFlight = new client.Gauge({
+    name: METRIC.inFlightRequests,
+    help: "Inference requests being served now",
+    registers,
+  });
+
+  const threshold = new client.Gauge({
+    name: METRIC.costAlertThresholdUsd,
+    help: "Current cost alert threshold per tenant per hour",
+    labelNames: ["tenant"] as const,
+    registers,
+  });
+  for (const tenant of deps.tenants.tenants) {
+    threshold.set({ tenant: tenant.id }, tenant.hourlyAlertThresholdUsd);
+  }
+
+  new client.Gauge({
+    name: METRIC.pricingInfo,
+    help: "The price table in use; always 1",
+    labelNames: ["version"] as const,
+    registers,
+  }).set({ version: deps.prices.version }, 1);
+
+  const budgetLimit = new client.Gauge({
+    name: METRIC.budgetLimitUsd,
+    help: "Hard budget per tenant and calendar window (UTC)",
+    labelNames: ["tenant", "window"] as const,
+    registers,
+  });
+  const budgetedTenants = deps.tenants.tenants.filter((t) => Object.keys(t.budgetsPico).length > 0);
+  for (const tenant of budgetedTenants) {
+    for (const window of BUDGET_WINDOWS) {
+      const limit = tenant.budgetsPico[window];
+      if (limit !== undefined) {
+        budgetLimit.set({ tenant: tenant.id, window }, Number(formatUsd(limit)));
+      }
+    }
+  }
+  new client.Gauge({
+    name: METRIC.budgetSpentUsd,
+    help: "Spend (settled plus reserved) per tenant in the current calendar window (UTC)",
+    labelNames: ["tenant", "window"] as const,
+    registers,
+    async collect() {
+      const now = deps.now();
+      for (const tenant of budgetedTenants) {
+        for (const window of BUDGET_WINDOWS) {
+          if (tenant.budgetsPico[window] === undefined) continue;
+          const spent = await deps.budgets.spent(tenant.id, window, now);
+          this.set({ tenant: tenant.id, window }, Number(formatUsd(spent)));
+        }
+      }
+    },
+  });
+
+  registerProcessMetrics(registers[0]);
+
+  return {
+    registry,
+    costUsd,
+    inputTokens,
+    outputTokens,
+    cachedInputTokens,
+    requestDuration,
+    costPerRequest,
+    timeToFirstToken,
+    requests,
+    unpricedRequests,
+    upstreamErrors,
+    inFlight,
+  };
+}

@@ -1,0 +1,48 @@
+/** Turns a usage record into metric updates. Refused requests move only `inference_requests_total`. */
+import type { UsageRecord } from "../usage/record.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** Records one request. `traceId` becomes the exemplar on the two histograms when sampled. */
+export function recordToMetrics(metrics: Metrics, record: UsageRecord, traceId?: string): void {
+  const model = record.modelLabel;
+  const tenant = record.tenant.id;
+  metrics.requests.inc({ model, tenant, status: record.status });
+  if (!reachedModel(record)) return;
+
+  const { usage } = record;
+  const pair = { model, tenant };
+  if (usage.inputTokens > 0) metrics.inputTokens.inc(pair, usage.inputTokens);
+  if (usage.outputTokens > 0) metrics.outputTokens.inc(pair, usage.outputTokens);
+  if (usage.cachedInputTokens > 0) metrics.cachedInputTokens.inc(pair, usage.cachedInputTokens);
+
+  // prom-client types exemplar labels as the metric's own label names; they are free-form.
+  const exemplarLabels = (traceId ? { trace_id: traceId } : undefined) as
+    | Record<"model", string>
+    | undefined;
+  metrics.requestDuration.observe({
+    labels: { model },
+    value: record.durationSeconds,
+    exemplarLabels,
+  });
+  if (record.timeToFirstTokenSeconds !== undefined) {
+    metrics.timeToFirstToken.observe({ model }, record.timeToFirstTokenSeconds);
+  }
+  if (record.costUsd === null) {
+    metrics.unpricedRequests.inc({ tenant });
+    return;
+  }
+  metrics.costUsd.inc(pair, record.costUsd);
+  // A failed request that consumed nothing is not a "request that cost $0": keep it out of the
+  // cost distribution so it does not drag the percentiles down.
+  if (record.status !== "ok" && record.costPico === 0n) return;
+  metrics.costPerRequest.observe({ labels: { model }, value: record.costUsd, exemplarLabels });
+}
+
+/**
+ * True when the request reached a model and so may have consumed tokens: it succeeded, or it
+ * failed during or after generation. Requests refused before the model never move the totals.
+ */
+export function reachedModel(record: UsageRecord): boolean {
+  return record.status === "ok" || record.status === "client_closed" ||
+    record.status === "upstream_error" || record.status === "timeout";
+}
