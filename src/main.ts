@@ -6,6 +6,7 @@ import { ConfigError, configFromEnvironment } from "./config.ts";
 import { createApp } from "./app.ts";
 import { setupTracing } from "./telemetry/otel.ts";
 import { createLogger } from "./log.ts";
+import { counterFor } from "./usage/counting.ts";
 
 function main(): void {
   let config;
@@ -21,6 +22,9 @@ function main(): void {
   const logger = createLogger(config.logLevel);
   const tracing = setupTracing(config);
   const { app, readiness, services } = createApp(config, { tracer: tracing.tracer, logger });
+  // Load every vocabulary the price table needs now, so no request pays for it.
+  for (const price of config.prices.models.values()) counterFor(price).count("warm up");
+  counterFor(undefined).count("warm up");
 
   const server = Deno.serve({
     port: config.port,
