@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs everything the tests need that a fresh machine lacks, idempotently: the pinned Deno and
+# the project's npm packages, and the native stack built from the Go module proxy. A component
+# that cannot be installed stops this script with a non-zero exit naming it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+./scripts/deno --version >/dev/null
+./scripts/deno install --frozen --quiet >/dev/null
+bash scripts/install-stack.sh >/dev/null
