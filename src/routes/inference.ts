@@ -15,6 +15,7 @@ import {
 } from "../http/handle.ts";
 import type { Services } from "../services.ts";
 import { counterFor } from "../usage/counting.ts";
+import { ATTR } from "../telemetry/names.ts";
 
 /** Largest max_tokens accepted before the model's own limit is checked. */
 const MAX_TOKENS_CEILING = 1_000_000;
@@ -108,6 +109,12 @@ export function registerInferenceRoute(app: Hono, services: Services): void {
           return new Response(null, { status: 499 });
         }
         const outputTokens = counter.count(generation.text);
+        if (services.config.traceContent) {
+          call.span.setAttributes({
+            [ATTR.prompt]: body.prompt,
+            [ATTR.completion]: generation.text,
+          });
+        }
         const record = await call.finish({
           usage: { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens },
           usageSource: "estimated",

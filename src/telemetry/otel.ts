@@ -25,6 +25,11 @@ export function setupTracing(config: Config): TracingSetup {
       flush: () => provider.forceFlush(),
     };
   }
+  if (config.tracesExporter === "none") {
+    // Spans still get ids (for exemplars and logs) but go nowhere.
+    const provider = new TracerProvider();
+    return { tracer: provider.getTracer(config.serviceName), flush: () => Promise.resolve() };
+  }
   // Deno's built-in exporter batches in native code and flushes when the process exits.
   return { tracer: trace.getTracer(config.serviceName), flush: () => Promise.resolve() };
 }

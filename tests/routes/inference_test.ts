@@ -332,3 +332,14 @@ Deno.test("GET /health lists the models and /ready reports readiness", async () 
   t.readiness.ready = false;
   assert.equal((await t.app.request("/ready")).status, 503);
 });
+
+Deno.test("with TRACE_CONTENT=true the span carries the prompt and the reply", async () => {
+  const t = testApp({ TRACE_CONTENT: "true" });
+  await t.post("/v1/inference", EXAMPLE);
+  const span = t.exporter.getFinishedSpans()[0];
+  assert.equal(span.attributes["gen_ai.prompt"], EXAMPLE.prompt);
+  assert.equal(
+    span.attributes["gen_ai.completion"],
+    "Response to: Explain transformers in 3 sentences...",
+  );
+});
