@@ -343,3 +343,34 @@ Deno.test("with TRACE_CONTENT=true the span carries the prompt and the reply", a
     "Response to: Explain transformers in 3 sentences...",
   );
 });
+
+Deno.test("a client that goes away mid-generation is recorded client_closed with its prompt billed", async () => {
+  const t = testApp({ SIM_MODE: "realistic", SIM_TTFT_MS: "60000" });
+  const controller = new AbortController();
+  const pending = t.app.request(
+    new Request("http://local/v1/inference", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(EXAMPLE),
+      signal: controller.signal,
+    }),
+  );
+  await waitUntil(async () => total(await t.metrics(), "inference_in_flight_requests") === 1);
+  controller.abort();
+  const res = await pending;
+  assert.equal(res.status, 499);
+  const m = await t.metrics();
+  const labels = { model: "gpt-4o-mini", tenant: "team-search" };
+  assert.equal(total(m, "inference_requests_total", { ...labels, status: "client_closed" }), 1);
+  assert.equal(total(m, "inference_input_tokens_total", labels), 6);
+  assert.equal(total(m, "inference_output_tokens_total", labels), 0);
+  assert.equal(total(m, "inference_cost_usd_total", labels), 6 * 0.15 / 1e6);
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
