@@ -55,72 +55,67 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   // prom-client's typings bind a metric's registers to the classic format; the runtime accepts
   // (and for exemplars requires) an OpenMetrics registry.
   const registers = [registry as unknown as client.Registry];
-  const costUsd = new client.Counter({
-    name: METRIC.costUsdTotal,
-    help: "Cumulative inference cost in USD",
-    labelNames: ["model", "tenant"] as const,
-    registers,
-  });
-  const inputTokens = new client.Counter({
-    name: METRIC.inputTokensTotal,
-    help: "Total input tokens processed, cached ones included",
-    labelNames: ["model", "tenant"] as const,
-    registers,
-  });
-  const outputTokens = new client.Counter({
-    name: METRIC.outputTokensTotal,
-    help: "Total output tokens generated, reasoning tokens included",
-    labelNames: ["model", "tenant"] as const,
-    registers,
-  });
-  const cachedInputTokens = new client.Counter({
-    name: METRIC.cachedInputTokensTotal,
-    help: "Input tokens read from the provider's prompt cache (a part of the input tokens)",
-    labelNames: ["model", "tenant"] as const,
-    registers,
-  });
-  const requestDuration = new client.Histogram({
-    name: METRIC.requestDurationSeconds,
-    help: "End-to-end inference latency",
-    labelNames: ["model"] as const,
-    buckets: DURATION_BUCKETS,
-    enableExemplars: true,
-    registers,
-  });
-  const costPerRequest = new client.Histogram({
-    name: METRIC.costPerRequestUsd,
-    help: "Cost distribution per individual request",
-    labelNames: ["model"] as const,
-    buckets: COST_BUCKETS,
-    enableExemplars: true,
-    registers,
-  });
-  const timeToFirstToken = new client.Histogram({
-    name: METRIC.timeToFirstTokenSeconds,
-    help: "Time from request start to the first streamed content, streamed requests only",
-    labelNames: ["model"] as const,
-    buckets: TTFT_BUCKETS,
-    registers,
-  });
-  const requests = new client.Counter({
-    name: METRIC.requestsTotal,
-    help: "Inference requests by outcome",
-    labelNames: ["model", "tenant", "status"] as const,
-    registers,
-  });
-  const unpricedRequests = new client.Counter({
-    name: METRIC.unpricedRequestsTotal,
-    help:
-      "Requests served for a model with no price (UNPRICED_POLICY=allow); their cost is unknown",
-    labelNames: ["tenant"] as const,
-    registers,
-  });
-  const upstreamErrors = new client.Counter({
-    name: METRIC.upstreamErrorsTotal,
-    help: "Failed calls to upstream providers by kind",
-    labelNames: ["provider", "kind"] as const,
-    registers,
-  });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new client.Counter<L>({ name, help, labelNames, registers });
+  const histogram = (name: string, help: string, buckets: number[], exemplars: boolean) =>
+    new client.Histogram<"model">({
+      name,
+      help,
+      labelNames: ["model"],
+      buckets,
+      enableExemplars: exemplars,
+      registers,
+    });
+  const byModelTenant = ["model", "tenant"] as const;
+  const costUsd = counter(METRIC.costUsdTotal, "Cumulative inference cost in USD", byModelTenant);
+  const inputTokens = counter(
+    METRIC.inputTokensTotal,
+    "Total input tokens processed, cached ones included",
+    byModelTenant,
+  );
+  const outputTokens = counter(
+    METRIC.outputTokensTotal,
+    "Total output tokens generated, reasoning tokens included",
+    byModelTenant,
+  );
+  const cachedInputTokens = counter(
+    METRIC.cachedInputTokensTotal,
+    "Input tokens read from the provider's prompt cache (a part of the input tokens)",
+    byModelTenant,
+  );
+  const requestDuration = histogram(
+    METRIC.requestDurationSeconds,
+    "End-to-end inference latency",
+    DURATION_BUCKETS,
+    true,
+  );
+  const costPerRequest = histogram(
+    METRIC.costPerRequestUsd,
+    "Cost distribution per individual request",
+    COST_BUCKETS,
+    true,
+  );
+  const timeToFirstToken = histogram(
+    METRIC.timeToFirstTokenSeconds,
+    "Time from request start to the first streamed content, streamed requests only",
+    TTFT_BUCKETS,
+    false,
+  );
+  const requests = counter(METRIC.requestsTotal, "Inference requests by outcome", [
+    "model",
+    "tenant",
+    "status",
+  ]);
+  const unpricedRequests = counter(
+    METRIC.unpricedRequestsTotal,
+    "Requests served for a model with no price (UNPRICED_POLICY=allow); their cost is unknown",
+    ["tenant"],
+  );
+  const upstreamErrors = counter(
+    METRIC.upstreamErrorsTotal,
+    "Failed calls to upstream providers by kind",
+    ["provider", "kind"],
+  );
   const inFlight = new client.Gauge({
     name: METRIC.inFlightRequests,
     help: "Inference requests being served now",
