@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { testApp } from "../helpers/app.ts";
 import { find, total } from "../helpers/prom.ts";
 import { hashApiKey } from "../../src/tenants/tenants.ts";
+import { withJsonFile } from "../helpers/files.ts";
 
 const EXAMPLE = {
   prompt: "Explain transformers in 3 sentences",
@@ -242,22 +243,17 @@ Deno.test("text that looks like a special token is ordinary prompt text", async 
 });
 
 Deno.test("with API keys a key decides the tenant and the body cannot override it", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/tenants.json`;
-    await Deno.writeTextFile(
-      path,
-      JSON.stringify({
-        tenants: [
-          { id: "default", hourly_alert_threshold_usd: 25 },
-          {
-            id: "team-chat",
-            hourly_alert_threshold_usd: 100,
-            api_keys: [{ name: "chat", sha256: hashApiKey("sk-chat") }],
-          },
-        ],
-      }),
-    );
+  const tenants = {
+    tenants: [
+      { id: "default", hourly_alert_threshold_usd: 25 },
+      {
+        id: "team-chat",
+        hourly_alert_threshold_usd: 100,
+        api_keys: [{ name: "chat", sha256: hashApiKey("sk-chat") }],
+      },
+    ],
+  };
+  await withJsonFile(tenants, async (path) => {
     const t = testApp({ TENANTS_FILE: path });
     const none = await t.post("/v1/inference", EXAMPLE);
     assert.equal(none.status, 401);
@@ -276,24 +272,17 @@ Deno.test("with API keys a key decides the tenant and the body cannot override i
       2,
     );
     assert.equal(total(m, "inference_requests_total", { tenant: "team-search" }), 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a tenant over budget gets 429 budget_exceeded with window, limit and reset", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const path = `${dir}/tenants.json`;
-    await Deno.writeTextFile(
-      path,
-      JSON.stringify({
-        tenants: [
-          { id: "default", hourly_alert_threshold_usd: 25 },
-          { id: "tight", hourly_alert_threshold_usd: 1, budgets: { hour: 0.01 } },
-        ],
-      }),
-    );
+  const tenants = {
+    tenants: [
+      { id: "default", hourly_alert_threshold_usd: 25 },
+      { id: "tight", hourly_alert_threshold_usd: 1, budgets: { hour: 0.01 } },
+    ],
+  };
+  await withJsonFile(tenants, async (path) => {
     const t = testApp({ TENANTS_FILE: path });
     const req = { ...EXAMPLE, model: "gpt-4o", tenant: "tight", max_tokens: 500 };
     const first = await t.post("/v1/inference", req);
@@ -318,9 +307,7 @@ Deno.test("a tenant over budget gets 429 budget_exceeded with window, limit and 
       firstCost,
     );
     assert.equal(total(m, "inference_budget_limit_usd", { tenant: "tight", window: "hour" }), 0.01);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("GET /health lists the models and /ready reports readiness", async () => {
