@@ -8,3 +8,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/deno --version >/dev/null
 ./scripts/deno install --frozen --quiet >/dev/null
 bash scripts/install-stack.sh >/dev/null
+# redis-server for the Redis budget store's tests (each test starts its own on a free port).
+command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null

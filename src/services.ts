@@ -8,6 +8,7 @@ import type { Backend } from "./backends/types.ts";
 import { createSimulatedBackend } from "./backends/simulated.ts";
 import type { BudgetStore } from "./budgets/store.ts";
 import { createMemoryBudgetStore } from "./budgets/memory.ts";
+import { createRedisBudgetStore } from "./budgets/redis.ts";
 import { createMetrics, type Metrics } from "./telemetry/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { counterFor } from "./usage/counting.ts";
@@ -70,7 +71,10 @@ function createAdmission(maxConcurrent: number): Admission {
 /** Builds the services of one app from its configuration. */
 export function createServices(config: Config, overrides: ServiceOverrides = {}): Services {
   const now = overrides.now ?? (() => new Date());
-  const budgets = overrides.budgets ?? createMemoryBudgetStore();
+  const budgets = overrides.budgets ??
+    (config.budgetStore === "redis" && config.redisUrl
+      ? createRedisBudgetStore({ url: config.redisUrl })
+      : createMemoryBudgetStore());
   const metrics = overrides.metrics ??
     createMetrics({ prices: config.prices, tenants: config.tenants, budgets, now });
   const backend = overrides.backend ?? createSimulatedBackend({
