@@ -63,12 +63,12 @@ export interface AlertReceiverOptions {
 /** One line for the terminal: time, status, alert name, then its labels and summary. */
 export function formatAlertLine(alert: ReceivedAlert): string {
   const { alertname = "(no alertname)", ...labels } = alert.labels;
-  const labelText = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))
-    .map(([key, value]) => `${key}=${value}`).join(" ");
-  const summary = alert.annotations.summary
-    ? ` summary=${JSON.stringify(alert.annotations.summary)}`
-    : "";
-  return `${alert.receivedAt} ${alert.status} ${alertname} ${labelText}${summary}`.trimEnd();
+  const parts = [alert.receivedAt, alert.status, alertname];
+  for (const [key, value] of Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))) {
+    parts.push(`${key}=${value}`);
+  }
+  if (alert.annotations.summary) parts.push(`summary=${JSON.stringify(alert.annotations.summary)}`);
+  return parts.join(" ");
 }
 
 /**

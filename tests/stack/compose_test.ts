@@ -1,0 +1,206 @@
+/**
+ * The compose files, checked without a Docker engine: schema, mounts, pins, ports, knobs, secrets,
+ * healthchecks.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Ajv } from "ajv";
+import { interpolate, parseEnvFile, parseMount } from "../../scripts/stack/compose.ts";
+import {
+  composeServices,
+  readRepoFile,
+  readRepoYaml,
+  REPO_ROOT,
+  repoPathExists,
+  versionPins,
+} from "./helpers.ts";
+
+const services = await composeServices();
+const pins = await versionPins();
+const envExample = parseEnvFile(await readRepoFile(".env.example"));
+const composeTexts = [await readRepoFile("compose.yaml"), await readRepoFile("stack/compose.yaml")];
+
+Deno.test("compose.yaml and stack/compose.yaml validate against the Compose specification schema", async () => {
+  // CI clones the repository with shared/ beside it.
+  const { $schema, ...schema } = JSON.parse(
+    await Deno.readTextFile(join(REPO_ROOT, "../shared/schemas/compose-spec.json")),
+  );
+  // Ajv's default dialect is draft-07; the schema names it under an https URL Ajv does not know.
+  assert.match($schema, /draft-07/);
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+  for (const path of ["compose.yaml", "stack/compose.yaml"]) {
+    const valid = validate(await readRepoYaml(path));
+    assert.equal(valid, true, `${path}: ${JSON.stringify(validate.errors, null, 2)}`);
+  }
+});
+
+Deno.test("the root compose.yaml includes stack/compose.yaml from the root with the version pins", async () => {
+  const root = await readRepoYaml<{ include: Array<Record<string, string>> }>("compose.yaml");
+  assert.deepEqual(root.include, [{
+    path: "stack/compose.yaml",
+    project_directory: ".",
+    env_file: "stack/versions.env",
+  }]);
+});
+
+const bindMounts = Object.entries(services).flatMap(([name, service]) =>
+  (service.volumes ?? []).map((spec) => ({ name, mount: parseMount(spec) }))
+    .filter(({ mount }) => mount.kind === "bind")
+);
+
+for (const { name, mount } of bindMounts) {
+  const source = join(mount.source);
+  // dashboards/generated/ is written by `deno task dashboards` (issue 7): until it exists the
+  // check is reported as skipped, not passed.
+  const pending = source === "dashboards/generated" && !await repoPathExists(source);
+  Deno.test({
+    name: `${name}'s mount ${mount.source} exists in the repository`,
+    ignore: pending,
+    fn: async () => assert.equal(await repoPathExists(source), true, `${source} is missing`),
+  });
+}
+
+Deno.test("every bind mount of config, rules or dashboards is read-only", () => {
+  assert.ok(bindMounts.length >= 6, `only ${bindMounts.length} bind mounts found`);
+  const writable = bindMounts.filter(({ mount }) => !mount.readOnly)
+    .map(({ name, mount }) => `${name}: ${mount.source}`);
+  assert.deepEqual(writable, []);
+});
+
+Deno.test("every image is pinned to an exact version from stack/versions.env", () => {
+  const lookup = (variable: string) => pins[variable];
+  const images = Object.entries(services).filter(([, service]) => service.image);
+  assert.ok(images.length >= 5);
+  for (const [name, service] of images) {
+    const variable = /\$\{([A-Z_]+_VERSION)/.exec(service.image!)?.[1];
+    assert.ok(variable, `${name}: image ${service.image} does not take its tag from a pin`);
+    assert.ok(pins[variable], `${name}: ${variable} is not pinned in stack/versions.env`);
+    const tag = interpolate(service.image!, lookup).split(":").at(-1)!;
+    assert.match(tag, /^v?\d+\.\d+\.\d+$/, `${name}: tag ${tag} is not an exact version`);
+  }
+});
+
+Deno.test("every pin in stack/versions.env is an exact version", () => {
+  assert.deepEqual(Object.keys(pins).sort(), [
+    "ALERTMANAGER_VERSION",
+    "DENO_VERSION",
+    "GRAFANA_VERSION",
+    "JAEGER_VERSION",
+    "OTELCOL_VERSION",
+    "PROMETHEUS_VERSION",
+  ]);
+  for (const [name, version] of Object.entries(pins)) {
+    assert.match(version, /^\d+\.\d+\.\d+$/, `${name}=${version}`);
+  }
+});
+
+Deno.test("the app image is built FROM the pinned Deno image and runs as a non-root user", async () => {
+  const dockerfile = await readRepoFile("stack/app/Dockerfile");
+  assert.match(dockerfile, /^FROM denoland\/deno:\$\{DENO_VERSION\}$/m);
+  assert.match(dockerfile, /^USER deno$/m);
+  for (const name of ["app", "alert-receiver", "spike"]) {
+    assert.equal(services[name].build?.dockerfile, "stack/app/Dockerfile", name);
+    assert.match(services[name].build?.args?.DENO_VERSION ?? "", /^\$\{DENO_VERSION:\?/, name);
+  }
+  const ignored = (await readRepoFile("stack/app/Dockerfile.dockerignore")).split("\n");
+  assert.ok(ignored.includes(".env"), "the build context must not carry .env");
+});
+
+Deno.test("the Deno pin in stack/versions.env is the one scripts/deno installs", async () => {
+  const launcher = await readRepoFile("scripts/deno");
+  assert.equal(/^DENO_VERSION=(\S+)$/m.exec(launcher)?.[1], pins.DENO_VERSION);
+});
+
+Deno.test("no service runs Deno with all permissions, and the app reads only its own folder", () => {
+  for (const [name, service] of Object.entries(services)) {
+    const command = service.command ?? [];
+    assert.ok(!command.includes("-A") && !command.includes("--allow-all"), name);
+  }
+  assert.ok(services.app.command?.includes("--allow-read=/app"));
+  assert.ok(services["alert-receiver"].command?.includes("--allow-net=0.0.0.0:9095"));
+});
+
+const published = Object.entries(services).flatMap(([name, service]) =>
+  (service.ports ?? []).map((spec) => ({ name, spec }))
+);
+
+Deno.test("every published port is bound to ${BIND_ADDRESS:-127.0.0.1} and its host port is unique", () => {
+  assert.ok(published.length >= 8);
+  const hostPorts = published.map(({ name, spec }) => {
+    const match = /^\$\{BIND_ADDRESS:-127\.0\.0\.1\}:\$\{([A-Z_]+):-(\d+)\}:(\d+)$/.exec(spec);
+    assert.ok(match, `${name}: ${spec} is not \${BIND_ADDRESS:-127.0.0.1}:\${PORT_VAR:-N}:N`);
+    return { name, variable: match[1], port: Number(match[2]) };
+  });
+  const variables = hostPorts.map((p) => p.variable);
+  assert.equal(new Set(variables).size, variables.length, `variables repeat: ${variables}`);
+  const ports = hostPorts.map((p) => p.port);
+  assert.equal(new Set(ports).size, ports.length, `default host ports repeat: ${ports}`);
+});
+
+Deno.test("every variable the compose files use is a version pin or a knob in .env.example", () => {
+  const used = new Set(
+    composeTexts.flatMap((text) =>
+      [...text.replaceAll("$$", "").matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1])
+    ),
+  );
+  const missing = [...used].filter((variable) => !(variable in pins) && !(variable in envExample));
+  assert.deepEqual(missing, []);
+  assert.equal(envExample.BIND_ADDRESS, "127.0.0.1");
+});
+
+Deno.test("no committed file gives a secret a value", () => {
+  assert.equal(envExample.GRAFANA_ADMIN_PASSWORD, "");
+  const password = services.grafana.environment?.GF_SECURITY_ADMIN_PASSWORD ?? "";
+  assert.match(password, /^\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]*\}$/);
+  for (const [name, service] of Object.entries(services)) {
+    for (const [key, value] of Object.entries(service.environment ?? {})) {
+      if (/PASSWORD|SECRET|TOKEN|API_KEY/.test(key)) {
+        assert.match(String(value), /^\$\{/, `${name}.${key} has a literal value`);
+      }
+    }
+  }
+});
+
+Deno.test("every service but the collector has a healthcheck, and dependencies wait for it", () => {
+  // The collector image is FROM scratch: nothing in it can run a healthcheck.
+  const withoutHealthcheck = Object.entries(services)
+    .filter(([, service]) => !service.healthcheck && !service.profiles)
+    .map(([name]) => name);
+  assert.deepEqual(withoutHealthcheck, ["otel-collector"]);
+  for (const [name, service] of Object.entries(services)) {
+    for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+      const expected = dependency === "otel-collector" ? "service_started" : "service_healthy";
+      assert.equal(condition, expected, `${name} → ${dependency}`);
+    }
+  }
+});
+
+Deno.test("the app talks OTLP to the collector as service inference-cost-tracker", () => {
+  const env = services.app.environment ?? {};
+  assert.equal(env.HOST, "0.0.0.0");
+  assert.equal(env.PORT, "8000");
+  assert.equal(env.OTEL_DENO, "true");
+  assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, "http://otel-collector:4318");
+  assert.equal(env.OTEL_SERVICE_NAME, "inference-cost-tracker");
+});
+
+Deno.test("prometheus runs with exemplar storage, the lifecycle API and the OTLP receiver", () => {
+  const command = services.prometheus.command ?? [];
+  for (
+    const flag of [
+      "--enable-feature=exemplar-storage",
+      "--web.enable-lifecycle",
+      "--web.enable-otlp-receiver",
+    ]
+  ) {
+    assert.ok(command.includes(flag), flag);
+  }
+  assert.ok(services.prometheus.volumes?.includes("./alerts:/etc/prometheus/rules:ro"));
+});
+
+Deno.test("the spike simulation runs only under the spike profile", () => {
+  assert.deepEqual(services.spike.profiles, ["spike"]);
+  assert.deepEqual(services.spike.command, ["task", "spike"]);
+  const profiled = Object.entries(services).filter(([, s]) => s.profiles).map(([name]) => name);
+  assert.deepEqual(profiled, ["spike"]);
+});
