@@ -46,14 +46,7 @@ export function compilePretokenizer(pattern: string): RegExp {
       out += c;
       continue;
     }
-    if (c === "[") {
-      inClass = true;
-      out += c;
-      // A `]` right after `[` or `[^` is a literal, not the end of the class.
-      if (pattern[i + 1] === "^") out += pattern[++i];
-      if (pattern[i + 1] === "]") out += pattern[++i];
-      continue;
-    }
+    if (c === "[") inClass = true;
     // Captures are never read; plain groups are cheaper for the engine.
     if (c === "(" && pattern[i + 1] !== "?") {
       out += "(?:";
