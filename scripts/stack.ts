@@ -97,7 +97,7 @@ function printUrls(stack: RunningStack) {
     ["collector", stack.urls.collectorMetrics, "the collector's own metrics"],
   ];
   for (const [name, url, note] of rows) {
-    if (url) console.log(`  ${name.padEnd(15)} ${url.padEnd(28)} ${note}`);
+    if (url) console.log(`  ${name.padEnd(15)} ${url.padEnd(34)} ${note}`.trimEnd());
   }
   console.log(`  data and logs   ${stack.dataDir}`);
 }

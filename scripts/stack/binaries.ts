@@ -48,7 +48,8 @@ export async function stackBinaries(root: string, install = false): Promise<Stac
     stdout: "piped",
     stderr: install ? "inherit" : "piped",
   }).output();
-  const stderr = new TextDecoder().decode(output.stderr).trim();
+  // With install, the build's progress went straight to this process's stderr.
+  const stderr = install ? "" : new TextDecoder().decode(output.stderr).trim();
   if (!output.success) {
     throw new Error(
       `native stack binaries are missing: ${

@@ -294,11 +294,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   const baseEnv = Deno.env.toObject();
 
   let stopping: Promise<void> | undefined;
-  const stop = () =>
+  const stop = (keepData = false) =>
     stopping ??= (async () => {
       await stopComponents(components, options.stopGraceMs ?? 10_000);
       await Deno.remove(statePath).catch(() => {});
-      if (ownDataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      if (ownDataDir && !keepData) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     })();
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
@@ -326,7 +326,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       }));
     }
   } catch (error) {
-    await stop();
+    // Keep the data folder: the error names a log in it.
+    await stop(true);
     throw error;
   }
   state.urls = urls;
@@ -341,7 +342,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     dataDir,
     components: components.map(({ name, pid, logPath }) => ({ name, pid, logPath })),
     firstExit,
-    stop,
-    [Symbol.asyncDispose]: stop,
+    stop: () => stop(),
+    [Symbol.asyncDispose]: () => stop(),
   };
 }

@@ -162,3 +162,37 @@ Deno.test({
     assert.ok(Date.now() - started < 120_000, `took ${(Date.now() - started) / 1000} s`);
   },
 });
+
+Deno.test({
+  name: "a component that dies while starting fails startStack naming it, and the rest are stopped",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const rulesDir = await Deno.makeTempDir({ prefix: "ict-bad-rules-" });
+    await Deno.writeTextFile(
+      `${rulesDir}/broken.rules.yml`,
+      "groups:\n  - name: broken\n    rules:\n      - alert: Broken\n        expr: sum(\n",
+    );
+    const dataDir = await Deno.makeTempDir({ prefix: "ict-stack-failing-" });
+    try {
+      const started = Date.now();
+      await assert.rejects(
+        startStack({ ports: "random", rulesDir, dataDir, readyTimeoutMs: 60_000 }),
+        /^Error: prometheus exited with code \d+ before it was ready[\s\S]*unclosed left parenthesis/,
+      );
+      assert.ok(Date.now() - started < 30_000, "did not fail fast");
+      // The pid file is gone and no process of that stack is left.
+      await assert.rejects(Deno.stat(`${dataDir}/stack.json`), Deno.errors.NotFound);
+      const leftovers = [];
+      for await (const entry of Deno.readDir("/proc")) {
+        if (!/^\d+$/.test(entry.name)) continue;
+        const cmdline = await Deno.readTextFile(`/proc/${entry.name}/cmdline`).catch(() => "");
+        if (cmdline.includes(dataDir)) leftovers.push(cmdline.replaceAll("\0", " "));
+      }
+      assert.deepEqual(leftovers, []);
+    } finally {
+      await Deno.remove(rulesDir, { recursive: true });
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  },
+});
