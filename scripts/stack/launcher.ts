@@ -285,6 +285,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   });
   const urls = stackUrls(ports, withApp);
   const components: Component[] = [];
+  // Started layer by layer; stopped in reverse, so the app flushes to a running collector and the
+  // collector to a running Jaeger, as compose stops dependents first.
+  const startedLayers: Component[][] = [];
   const state: StackState = {
     launcherPid: Deno.pid,
     startedAt: new Date().toISOString(),
@@ -296,7 +299,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   let stopping: Promise<void> | undefined;
   const stop = (keepData = false) =>
     stopping ??= (async () => {
-      await stopComponents(components, options.stopGraceMs ?? 10_000);
+      for (const layer of [...startedLayers].reverse()) {
+        await stopComponents(layer, options.stopGraceMs ?? 10_000);
+      }
       await Deno.remove(statePath).catch(() => {});
       if (ownDataDir && !keepData) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     })();
@@ -304,6 +309,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
   try {
     for (const layer of startLayers(compose, services)) {
+      const layerComponents: Component[] = [];
+      startedLayers.push(layerComponents);
       const started = layer.map((name) => {
         const plan = plans.find((p) => p.name === name)!;
         const component = spawnComponent({
@@ -315,6 +322,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
           logPath: join(dataDir, "logs", `${name}.log`),
         });
         components.push(component);
+        layerComponents.push(component);
         state.components.push({ name, pid: component.pid, binary: plan.binary });
         log(`started ${name} (pid ${component.pid})`);
         return { component, plan };
