@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the native stack from the Go module proxy at the versions pinned in stack/versions.env:
 # Prometheus + promtool, Alertmanager + amtool, an OpenTelemetry Collector made by the Collector
-# Builder from stack/otel-collector/builder.yaml, and Jaeger v2. Each lands in a cache folder outside
-# the work tree keyed by version, so a second run is a fast no-op; a failed build exits non-zero.
+# Builder from stack/otel-collector/builder.yaml, Jaeger v2, and the Docker Compose CLI (to run
+# `docker compose config` on the compose files without an engine). Each lands in a cache folder
+# outside the work tree keyed by version, so a second run is a fast no-op; a failed build exits 1.
 #
-# Usage: scripts/install-stack.sh [--print-paths] [prometheus|alertmanager|otelcol|jaeger ...]
+# Usage: scripts/install-stack.sh [--print-paths] [prometheus|alertmanager|otelcol|jaeger|compose]
 #   (no flag)      build what is missing (all components, or the ones named), then print the paths
 #   --print-paths  build nothing; print the paths, exit 1 naming any component not built yet
-# Stdout is `name=/absolute/path` lines (prometheus, promtool, alertmanager, amtool, otelcol, jaeger);
+# Stdout is `name=/absolute/path` lines (prometheus, promtool, alertmanager, amtool, otelcol, jaeger,
+# docker-compose);
 # progress and build times go to stderr. Cache: $ICT_STACK_CACHE, else
 # ${XDG_CACHE_HOME:-$HOME/.cache}/inference-cost-tracker/stack.
 set -euo pipefail
@@ -51,12 +53,14 @@ dir_prometheus() { echo "$cache/prometheus-$PROMETHEUS_VERSION"; }
 dir_alertmanager() { echo "$cache/alertmanager-$ALERTMANAGER_VERSION"; }
 dir_otelcol() { echo "$cache/otelcol-$OTELCOL_VERSION-$(manifest_hash)"; }
 dir_jaeger() { echo "$cache/jaeger-$JAEGER_VERSION"; }
+dir_compose() { echo "$cache/compose-$DOCKER_COMPOSE_VERSION"; }
 bins_prometheus() { echo prometheus promtool; }
 bins_alertmanager() { echo alertmanager amtool; }
 bins_otelcol() { echo otelcol; }
 bins_jaeger() { echo jaeger; }
+bins_compose() { echo docker-compose; }
 
-components=(prometheus alertmanager otelcol jaeger)
+components=(prometheus alertmanager otelcol jaeger compose)
 
 installed() {
   local component=$1 dir bin
@@ -146,6 +150,14 @@ build_jaeger() {
     ./cmd/jaeger)
 }
 
+build_compose() {
+  # Its go.mod has exclude directives, which `go install mod@v` refuses: build in a copy.
+  local stage=$1 module="github.com/docker/compose/v5"
+  copy_module "$module@v$DOCKER_COMPOSE_VERSION" "$stage/src"
+  (cd "$stage/src" && go build -trimpath -o "$stage/bin/docker-compose" \
+    -ldflags "-X $module/internal.Version=v$DOCKER_COMPOSE_VERSION" ./cmd)
+}
+
 install_component() {
   local component=$1 dir stage log started elapsed
   dir="$("dir_$component")"
@@ -178,9 +190,9 @@ main() {
   for arg in "$@"; do
     case "$arg" in
       --print-paths) print_only=true ;;
-      prometheus | alertmanager | otelcol | jaeger) selected+=("$arg") ;;
+      prometheus | alertmanager | otelcol | jaeger | compose) selected+=("$arg") ;;
       -h | --help)
-        sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         return
         ;;
       *) die "unknown argument: $arg (try --help)" ;;

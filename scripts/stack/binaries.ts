@@ -11,6 +11,8 @@ export interface StackBinaries {
   amtool: string;
   otelcol: string;
   jaeger: string;
+  /** The Docker Compose CLI, for `docker-compose config` without an engine. */
+  "docker-compose": string;
 }
 
 const names: ReadonlyArray<keyof StackBinaries> = [
@@ -20,6 +22,7 @@ const names: ReadonlyArray<keyof StackBinaries> = [
   "amtool",
   "otelcol",
   "jaeger",
+  "docker-compose",
 ];
 
 /** Parses the installer's `name=/path` lines. */

@@ -84,6 +84,7 @@ Deno.test("every pin in stack/versions.env is an exact version", () => {
   assert.deepEqual(Object.keys(pins).sort(), [
     "ALERTMANAGER_VERSION",
     "DENO_VERSION",
+    "DOCKER_COMPOSE_VERSION",
     "GRAFANA_VERSION",
     "JAEGER_VERSION",
     "OTELCOL_VERSION",

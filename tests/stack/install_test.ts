@@ -22,6 +22,11 @@ Deno.test("each binary reports the version pinned in stack/versions.env", async 
     [binaries.amtool, ["--version"], new RegExp(`version ${pins.ALERTMANAGER_VERSION} `)],
     [binaries.otelcol, ["--version"], new RegExp(`version ${pins.OTELCOL_VERSION}$`, "m")],
     [binaries.jaeger, ["version"], new RegExp(`"gitVersion":\\s*"v${pins.JAEGER_VERSION}"`)],
+    [
+      binaries["docker-compose"],
+      ["version"],
+      new RegExp(`version v${pins.DOCKER_COMPOSE_VERSION}$`, "m"),
+    ],
   ];
   for (const [binary, args, pattern] of expectations) {
     const { code, output } = await run(binary, args);
@@ -66,7 +71,7 @@ Deno.test("a second install run is a no-op that finishes in seconds", async () =
   const { code, output } = await run("bash", ["scripts/install-stack.sh"]);
   const seconds = (performance.now() - started) / 1000;
   assert.equal(code, 0, output);
-  assert.equal((output.match(/: cached in /g) ?? []).length, 4, output);
+  assert.equal((output.match(/: cached in /g) ?? []).length, 5, output);
   assert.ok(seconds < 10, `took ${seconds.toFixed(1)} s`);
 });
 

@@ -1,0 +1,128 @@
+/**
+ * `docker compose config` on the compose files, with the Compose CLI built by
+ * scripts/install-stack.sh: the engine is not needed to load, interpolate and validate them.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { stackBinaries } from "../../scripts/stack/binaries.ts";
+import { REPO_ROOT, repoPathExists, versionPins } from "./helpers.ts";
+
+const compose = (await stackBinaries(REPO_ROOT))["docker-compose"];
+const pins = await versionPins();
+
+interface ResolvedService {
+  image?: string;
+  ports?: Array<{ host_ip: string; published: string; target: number }>;
+  volumes?: Array<{ type: string; source: string; target: string; read_only?: boolean }>;
+  build?: { args?: Record<string, string> };
+}
+
+/**
+ * Runs `docker compose config` from the root with only the given environment: an empty env file
+ * stands in for a developer's .env, so the result does not depend on this machine.
+ */
+async function composeConfig(env: Record<string, string>, ...args: string[]) {
+  const emptyEnvFile = await Deno.makeTempFile({ suffix: ".env" });
+  try {
+    const result = await new Deno.Command(compose, {
+      args: [
+        "--env-file",
+        emptyEnvFile,
+        "--profile",
+        "spike",
+        "config",
+        "--format",
+        "json",
+        ...args,
+      ],
+      cwd: REPO_ROOT,
+      clearEnv: true,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+        HOME: Deno.env.get("HOME") ?? "/",
+        ...env,
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: result.code,
+      stdout: decoder.decode(result.stdout),
+      stderr: decoder.decode(result.stderr),
+    };
+  } finally {
+    await Deno.remove(emptyEnvFile);
+  }
+}
+
+async function resolvedServices(
+  env: Record<string, string>,
+): Promise<Record<string, ResolvedService>> {
+  const { code, stdout, stderr } = await composeConfig(env);
+  assert.equal(code, 0, stderr);
+  return JSON.parse(stdout).services;
+}
+
+Deno.test("docker compose config accepts the stack and resolves every image to its pin", async () => {
+  const services = await resolvedServices({ GRAFANA_ADMIN_PASSWORD: "test-only" });
+  assert.deepEqual(Object.keys(services).sort(), [
+    "alert-receiver",
+    "alertmanager",
+    "app",
+    "grafana",
+    "jaeger",
+    "otel-collector",
+    "prometheus",
+    "spike",
+  ]);
+  assert.equal(
+    services["otel-collector"].image,
+    `otel/opentelemetry-collector-contrib:${pins.OTELCOL_VERSION}`,
+  );
+  assert.equal(services.prometheus.image, `prom/prometheus:v${pins.PROMETHEUS_VERSION}`);
+  assert.equal(services.alertmanager.image, `prom/alertmanager:v${pins.ALERTMANAGER_VERSION}`);
+  assert.equal(services.jaeger.image, `jaegertracing/jaeger:${pins.JAEGER_VERSION}`);
+  assert.equal(services.grafana.image, `grafana/grafana:${pins.GRAFANA_VERSION}`);
+  assert.equal(services.app.build?.args?.DENO_VERSION, pins.DENO_VERSION);
+});
+
+Deno.test("docker compose config resolves bind mounts from the repository root and publishes on 127.0.0.1", async () => {
+  const services = await resolvedServices({ GRAFANA_ADMIN_PASSWORD: "test-only" });
+  for (const [name, service] of Object.entries(services)) {
+    for (const volume of service.volumes ?? []) {
+      if (volume.type !== "bind") continue;
+      assert.ok(volume.source.startsWith(`${REPO_ROOT}/`), `${name}: ${volume.source}`);
+      const relative = volume.source.slice(REPO_ROOT.length + 1);
+      if (relative === "dashboards/generated" && !await repoPathExists(relative)) continue;
+      assert.ok(await repoPathExists(relative), `${name}: ${relative} does not exist`);
+      assert.equal(volume.read_only, true, `${name}: ${relative} is writable`);
+    }
+    for (const port of service.ports ?? []) {
+      assert.equal(port.host_ip, "127.0.0.1", `${name}: ${port.published}`);
+    }
+  }
+  assert.equal(
+    services.prometheus.volumes?.find((v) => v.target === "/etc/prometheus/rules")?.source,
+    join(REPO_ROOT, "alerts"),
+  );
+});
+
+Deno.test("docker compose refuses the stack without GRAFANA_ADMIN_PASSWORD, saying where to set it", async () => {
+  const { code, stderr } = await composeConfig({});
+  assert.notEqual(code, 0);
+  assert.match(stderr, /GRAFANA_ADMIN_PASSWORD.*set GRAFANA_ADMIN_PASSWORD in \.env/);
+});
+
+Deno.test("a version or bind address set in the environment wins over the committed defaults", async () => {
+  const services = await resolvedServices({
+    GRAFANA_ADMIN_PASSWORD: "test-only",
+    PROMETHEUS_VERSION: "3.15.0",
+    BIND_ADDRESS: "0.0.0.0",
+  });
+  assert.equal(services.prometheus.image, "prom/prometheus:v3.15.0");
+  const hosts = new Set(
+    Object.values(services).flatMap((s) => (s.ports ?? []).map((p) => p.host_ip)),
+  );
+  assert.deepEqual([...hosts], ["0.0.0.0"]);
+});
