@@ -107,6 +107,24 @@ Deno.test("the app image is built FROM the pinned Deno image and runs as a non-r
   assert.ok(ignored.includes(".env"), "the build context must not carry .env");
 });
 
+const dockerfile = await readRepoFile("stack/app/Dockerfile");
+const entrypoints = /--entrypoint ([^\n]+)/.exec(dockerfile)?.[1].trim().split(/\s+/) ?? [];
+for (const entrypoint of entrypoints) {
+  // scripts/spike.ts is issue 6's: until it exists the image cannot build, reported as skipped.
+  const pending = entrypoint === "scripts/spike.ts" && !await repoPathExists(entrypoint);
+  Deno.test({
+    name: `the app image's cached entrypoint ${entrypoint} exists`,
+    ignore: pending,
+    fn: async () => assert.equal(await repoPathExists(entrypoint), true),
+  });
+}
+
+Deno.test("the app image caches the entrypoints its services run, from the committed lock file", () => {
+  assert.deepEqual(entrypoints, ["src/main.ts", "scripts/alert-receiver.ts", "scripts/spike.ts"]);
+  assert.match(dockerfile, /^COPY --chown=deno:deno deno\.json deno\.lock \.\/$/m);
+  assert.match(dockerfile, /^RUN deno install --frozen$/m);
+});
+
 Deno.test("the Deno pin in stack/versions.env is the one scripts/deno installs", async () => {
   const launcher = await readRepoFile("scripts/deno");
   assert.equal(/^DENO_VERSION=(\S+)$/m.exec(launcher)?.[1], pins.DENO_VERSION);

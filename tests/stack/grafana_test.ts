@@ -104,7 +104,9 @@ Deno.test({
       );
       assert.equal(typeof dashboard.uid, "string", `${file} has no uid`);
       // Grafana's template placeholders (${datasource}, -- Mixed --) are not uids.
-      const unknown = [...datasourceUids(dashboard)]
+      const uids = datasourceUids(dashboard);
+      assert.ok(uids.size > 0, `${file} names no datasource at all`);
+      const unknown = [...uids]
         .filter((uid) => !uid.startsWith("$") && !uid.startsWith("-- ") && !provisioned.has(uid));
       assert.deepEqual(unknown, [], `${file} names datasources that are not provisioned`);
     }
