@@ -10,6 +10,11 @@ import {
   loadTenantDirectory,
   type TenantDirectory,
 } from "./tenants/tenants.ts";
+import {
+  loadProviderDirectory,
+  noProviders,
+  type ProviderDirectory,
+} from "./backends/providers.ts";
 
 /** A setting that does not validate; the message names it. */
 export class ConfigError extends Error {
@@ -57,6 +62,8 @@ export interface Config {
   readonly prices: PriceTable;
   readonly tenants: TenantDirectory;
   readonly providersFile?: string;
+  /** Upstream providers and the models they serve; API keys resolved from the environment. */
+  readonly providers: ProviderDirectory;
   readonly unpricedPolicy: "reject" | "allow";
   readonly maxBodyBytes: number;
   readonly maxPromptChars: number;
@@ -96,6 +103,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       prices: e.PRICING_FILE ? loadPriceTable(e.PRICING_FILE) : embeddedPriceTable(),
       tenants: e.TENANTS_FILE ? loadTenantDirectory(e.TENANTS_FILE) : embeddedTenantDirectory(),
       providersFile: e.PROVIDERS_FILE,
+      providers: e.PROVIDERS_FILE ? loadProviderDirectory(e.PROVIDERS_FILE, env) : noProviders(),
       unpricedPolicy: e.UNPRICED_POLICY,
       maxBodyBytes: e.MAX_BODY_BYTES,
       maxPromptChars: e.MAX_PROMPT_CHARS,
@@ -111,7 +119,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       tracesExporter: e.OTEL_TRACES_EXPORTER,
     };
   } catch (error) {
-    const which = (error as Error).name === "PricingError" ? "PRICING_FILE" : "TENANTS_FILE";
+    const kind = (error as Error).name;
+    const which = kind === "PricingError"
+      ? "PRICING_FILE"
+      : kind === "ProvidersError"
+      ? "PROVIDERS_FILE"
+      : "TENANTS_FILE";
     throw new ConfigError(`${which}: ${(error as Error).message}`);
   }
 }
