@@ -87,4 +87,7 @@ export const ATTR = {
   errorType: "error.type",
   prompt: "gen_ai.prompt",
   completion: "gen_ai.completion",
+  serverAddress: "server.address",
+  serverPort: "server.port",
+  httpResponseStatusCode: "http.response.status_code",
 } as const;
