@@ -26,6 +26,11 @@
  *
  * Pieces of up to SCAN_MAX_BYTES bytes (nearly all pieces in real text) find the best pair by a
  * linear scan instead, which is cheaper than any queue at that size.
+ *
+ * Vocabulary lookups dominate both loops, so two shortcuts avoid hashing byte spans: the rank of
+ * every two-byte string (the initial pairs) is a 64K-entry table, and the rank of a joined pair
+ * is remembered by the ranks of its two halves in a small direct-mapped cache (the result only
+ * depends on which two tokens are joined, and text repeats its pairs).
  */
 
 import type { Vocabulary } from "./vocabulary.ts";
@@ -38,6 +43,8 @@ const NO_PAIR = -1;
 const ABSORBED = -2;
 const NONE = -1;
 const OUT = -2;
+/** log2 of the join cache's entries; 2¹⁴ entries of four int32s is 256 KiB, L2-sized. */
+const JOIN_CACHE_BITS = 14;
 /** Overflow keys are rank · 2³² + offset: exact in a double while ranks stay below 2²¹. */
 const KEY_SCALE = 4294967296;
 /** Largest vocabulary the key packing allows. */
@@ -50,6 +57,8 @@ class Parts {
   readonly prev: Int32Array;
   /** Rank of a part joined with its successor, NO_PAIR, or ABSORBED once merged away. */
   readonly pairRank: Int32Array;
+  /** Rank of the part starting at each offset. */
+  readonly partRank: Int32Array;
   /** Neighbours of a part's pair in its rank's FIFO; `fifoPrev` is OUT when not in a FIFO. */
   readonly fifoNext: Int32Array;
   readonly fifoPrev: Int32Array;
@@ -60,6 +69,7 @@ class Parts {
     this.next = new Int32Array(capacity);
     this.prev = new Int32Array(capacity);
     this.pairRank = new Int32Array(capacity);
+    this.partRank = new Int32Array(capacity);
     this.fifoNext = new Int32Array(capacity);
     this.fifoPrev = new Int32Array(capacity);
     this.overflow = new Float64Array(Math.min(capacity, 1024));
@@ -75,6 +85,11 @@ export class PairMerger {
   /** Min-heap of ranks whose FIFO is or was recently non-empty; each rank at most once. */
   readonly #rankHeap: Int32Array;
   readonly #inRankHeap: Uint8Array;
+  /** Rank of each single byte, and of each two-byte string (index b0 · 256 + b1), or NO_PAIR. */
+  readonly #byteRank = new Int32Array(256);
+  readonly #bytePairRank = new Int32Array(65536);
+  /** Direct-mapped cache of joins: left rank, right rank, joined rank (or NO_PAIR), unused. */
+  readonly #joins = new Int32Array(4 << JOIN_CACHE_BITS).fill(NONE);
   #kept = new Parts(256);
   #parts = this.#kept;
 
@@ -88,6 +103,15 @@ export class PairMerger {
     this.#fifoTail = new Int32Array(vocabulary.size);
     this.#rankHeap = new Int32Array(vocabulary.size);
     this.#inRankHeap = new Uint8Array(vocabulary.size);
+    const pair = new Uint8Array(2);
+    for (let b = 0; b < 256; b++) {
+      pair[0] = b;
+      this.#byteRank[b] = vocabulary.rank(pair, 0, 1);
+      for (let c = 0; c < 256; c++) {
+        pair[1] = c;
+        this.#bytePairRank[(b << 8) | c] = vocabulary.rank(pair, 0, 2);
+      }
+    }
   }
 
   /** Merges `bytes[0, n)` (n ≥ 2) as tiktoken would and returns the number of tokens. */
@@ -100,8 +124,8 @@ export class PairMerger {
   /** Merges `bytes[0, n)` (n ≥ 2) as tiktoken would and appends the token ranks to `out`. */
   encodeInto(bytes: Uint8Array, n: number, out: number[]): void {
     this.#run(bytes, n);
-    const next = this.#parts.next;
-    for (let i = 0; i < n; i = next[i]) out.push(this.#vocab.rank(bytes, i, next[i]));
+    const { next, partRank } = this.#parts;
+    for (let i = 0; i < n; i = next[i]) out.push(partRank[i]);
     this.#parts = this.#kept;
   }
 
@@ -112,18 +136,43 @@ export class PairMerger {
       parts = new Parts(Math.max(n, parts.capacity * 2));
       if (parts.capacity <= KEPT_CAPACITY) this.#kept = parts;
     }
-    const { next, pairRank } = parts;
-    const vocab = this.#vocab;
-    for (let i = 0; i < n; i++) next[i] = i + 1;
-    for (let i = 0; i < n - 1; i++) pairRank[i] = vocab.rank(bytes, i, i + 2);
+    const { next, pairRank, partRank } = parts;
+    const byteRank = this.#byteRank;
+    const bytePairRank = this.#bytePairRank;
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1;
+      partRank[i] = byteRank[bytes[i]];
+    }
+    for (let i = 0; i < n - 1; i++) pairRank[i] = bytePairRank[(bytes[i] << 8) | bytes[i + 1]];
     pairRank[n - 1] = NO_PAIR;
     this.#parts = parts;
     return n <= SCAN_MAX_BYTES ? this.#byScan(bytes, parts, n) : this.#byQueue(bytes, parts, n);
   }
 
+  /**
+   * Rank of the token `bytes[left, end)`: the part at `left` (rank `leftRank`) joined with the
+   * part after it (rank `rightRank`), or NO_PAIR if that is not a token.
+   */
+  #join(
+    bytes: Uint8Array,
+    left: number,
+    end: number,
+    leftRank: number,
+    rightRank: number,
+  ): number {
+    const joins = this.#joins;
+    const slot = (Math.imul(leftRank ^ Math.imul(rightRank, 0x5bd1e995), 0x9e3779b1) >>>
+      (32 - JOIN_CACHE_BITS)) << 2;
+    if (joins[slot] === leftRank && joins[slot + 1] === rightRank) return joins[slot + 2];
+    const rank = this.#vocab.rank(bytes, left, end);
+    joins[slot] = leftRank;
+    joins[slot + 1] = rightRank;
+    joins[slot + 2] = rank;
+    return rank;
+  }
+
   #byScan(bytes: Uint8Array, parts: Parts, n: number): number {
-    const { next, pairRank } = parts;
-    const vocab = this.#vocab;
+    const { next, pairRank, partRank } = parts;
     let count = n;
     for (;;) {
       let best = -1;
@@ -142,15 +191,19 @@ export class PairMerger {
       if (best < 0) return count;
       const after = next[next[best]];
       next[best] = after;
+      partRank[best] = bestRank;
       count--;
-      pairRank[best] = after < n ? vocab.rank(bytes, best, next[after]) : NO_PAIR;
-      if (bestPrev >= 0) pairRank[bestPrev] = vocab.rank(bytes, bestPrev, after);
+      pairRank[best] = after < n
+        ? this.#join(bytes, best, next[after], bestRank, partRank[after])
+        : NO_PAIR;
+      if (bestPrev >= 0) {
+        pairRank[bestPrev] = this.#join(bytes, bestPrev, after, partRank[bestPrev], bestRank);
+      }
     }
   }
 
   #byQueue(bytes: Uint8Array, parts: Parts, n: number): number {
-    const { next, prev, pairRank, fifoNext, fifoPrev } = parts;
-    const vocab = this.#vocab;
+    const { next, prev, pairRank, partRank, fifoNext, fifoPrev } = parts;
     const fifoHead = this.#fifoHead;
     const fifoTail = this.#fifoTail;
     const rankHeap = this.#rankHeap;
@@ -232,17 +285,18 @@ export class PairMerger {
       pairRank[absorbed] = ABSORBED;
       next[i] = after;
       if (after < n) prev[after] = i;
+      partRank[i] = rank;
       count--;
 
       // Left neighbour first: it has the smaller offset, which keeps FIFO appends in order.
       const p = prev[i];
       if (p >= 0) {
         if (pairRank[p] >= 0) unlink(pairRank[p], p);
-        const r = vocab.rank(bytes, p, after);
+        const r = this.#join(bytes, p, after, partRank[p], rank);
         pairRank[p] = r;
         if (r >= 0) enqueue(r, p);
       }
-      const r = after < n ? vocab.rank(bytes, i, next[after]) : NO_PAIR;
+      const r = after < n ? this.#join(bytes, i, next[after], rank, partRank[after]) : NO_PAIR;
       pairRank[i] = r;
       if (r >= 0) enqueue(r, i);
     }
