@@ -161,13 +161,19 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers,
     async collect() {
       const now = deps.now();
-      for (const tenant of budgetedTenants) {
-        for (const window of BUDGET_WINDOWS) {
-          if (tenant.budgetsPico[window] === undefined) continue;
-          const spent = await deps.budgets.spent(tenant.id, window, now);
-          this.set({ tenant: tenant.id, window }, Number(formatUsd(spent)));
-        }
-      }
+      const labels = budgetedTenants.flatMap((tenant) =>
+        BUDGET_WINDOWS.filter((window) => tenant.budgetsPico[window] !== undefined)
+          .map((window) => ({ tenant: tenant.id, window }))
+      );
+      // Read in parallel, and drop a series whose store read failed (Redis down) instead of
+      // failing the scrape: a failed /metrics would blank every other metric with it.
+      const spent = await Promise.allSettled(
+        labels.map((l) => deps.budgets.spent(l.tenant, l.window, now)),
+      );
+      spent.forEach((result, i) => {
+        if (result.status === "fulfilled") this.set(labels[i], Number(formatUsd(result.value)));
+        else this.remove(labels[i]);
+      });
     },
   });
 

@@ -36,10 +36,9 @@ async function answersPing(port: number): Promise<boolean> {
   }
 }
 
-/** Starts redis-server and waits (up to 10 s) until it answers PING. */
-export async function startRedis(): Promise<RedisServer> {
+/** Starts redis-server (on `port`, else a free one) and waits up to 10 s until it answers PING. */
+export async function startRedis(port = freePort()): Promise<RedisServer> {
   const dir = await Deno.makeTempDir({ prefix: "ict-redis-" });
-  const port = freePort();
   const child = new Deno.Command("redis-server", {
     args: [
       "--port",
