@@ -131,14 +131,18 @@ export interface QueryContext {
   readonly scrapeIntervalSeconds: number;
 }
 
+/**
+ * Escapes regex characters for a regex matcher inside a PromQL double-quoted string, where the
+ * backslash itself must be doubled: `claude-3.5` becomes `claude-3\\.5` in the query text.
+ */
 function escapeRegex(value: string): string {
-  return value.replace(/[\\^$.|?*+()[\]{}]/g, "\\$&");
+  return value.replace(/[\\^$.|?*+()[\]{}]/g, "\\\\$&");
 }
 
 /**
  * Replaces Grafana's variables in a Prometheus query as Grafana does: `$__rate_interval` is
  * max($__interval + scrape interval, 4 × scrape interval); a multi-value variable inside a regex
- * matcher becomes `(a|b)` with regex characters escaped.
+ * matcher becomes `(a|b)` with regex characters escaped as Grafana's Prometheus datasource does.
  */
 export function interpolate(expr: string, context: QueryContext): string {
   const rateInterval = Math.max(

@@ -34,7 +34,8 @@ Deno.test("a multi-value variable becomes an escaped regex alternation", () => {
     ...context,
     variables: { model: ["gpt-4o", "claude-3.5-sonnet"], tenant: "team-chat" },
   });
-  assert.equal(expr, 'x{model=~"(gpt-4o|claude-3\\.5-sonnet)", tenant="team-chat"}');
+  // In the query text the regex escape's backslash is itself escaped: `\\.`.
+  assert.equal(expr, 'x{model=~"(gpt-4o|claude-3\\\\.5-sonnet)", tenant="team-chat"}');
 });
 
 Deno.test("a variable without a value is an error, not a query for the literal text", () => {

@@ -80,11 +80,18 @@ export function trafficRow(): Row {
             "Share of the requests that reached a provider and failed there (upstream_error, " +
             "timeout) over 5 minutes, per model: model:inference_upstream_failure_ratio:rate5m. " +
             "Above the dashed 5 % for 10 minutes (with at least 10 such requests), " +
-            "InferenceUpstreamErrorRatioHigh fires. Client errors never reach a provider and are " +
-            "not counted.",
+            "InferenceUpstreamErrorRatioHigh fires. 0 % for models with traffic and no failure. " +
+            "Client errors never reach a provider and are not counted.",
           unit: UNIT.percent,
           span: SIZE.quarter,
-          queries: [{ expr: RULE.upstreamFailureRatio, legend: "{{model}}" }],
+          queries: [{
+            // The recorded ratio has no series while nothing fails (its numerator is empty):
+            // models with traffic then show the 0 % that means.
+            expr: `${RULE.upstreamFailureRatio} or on (model) 0 * sum by (model) (rate(${
+              app(METRIC.requestsTotal, 'status=~"ok|upstream_error|timeout"')
+            }[5m]))`,
+            legend: "{{model}}",
+          }],
         }),
         steps(COLOR.ok, [UPSTREAM_FAILURE_RATIO_ALERT, COLOR.bad]),
       ),
