@@ -1,0 +1,122 @@
+/**
+ * SIGTERM under load, against the real server: requests in flight when the signal arrives all
+ * complete, no new request is served after it, the process exits 0, and the spans of the last
+ * requests really reach the OTLP receiver (Deno has lost telemetry emitted around a signal
+ * handler before: denoland/deno#31242).
+ */
+import assert from "node:assert/strict";
+import { startOtlpReceiver, startServer, waitFor } from "../helpers/server.ts";
+import { parseExposition, total } from "../helpers/prom.ts";
+
+/** A W3C trace id per request, so each response can be matched to the span it produced. */
+function traceIdFor(n: number): string {
+  return `5e57${n.toString(16).padStart(28, "0")}`;
+}
+
+/** Concurrent clients, each sending its next request as soon as it has an answer. */
+const CLIENTS = 64;
+
+interface Outcome {
+  readonly n: number;
+  readonly sentAtMs: number;
+  readonly status: number | "network_error";
+  readonly body?: { cost_usd: number; output_tokens: number };
+}
+
+Deno.test("SIGTERM under load: in-flight requests complete, new ones are refused, exit 0, every span arrives", async () => {
+  const receiver = startOtlpReceiver();
+  const server = await startServer({
+    OTEL_DENO: "true",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    SIM_MODE: "realistic",
+    SIM_TTFT_MS: "1500",
+    SIM_TOKEN_MS: "2",
+    SHUTDOWN_TIMEOUT_MS: "20000",
+  });
+  let exitCode: number | undefined;
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  let signalledAtMs = Infinity;
+  const send = async (): Promise<void> => {
+    const n = next++;
+    const sentAtMs = performance.now();
+    try {
+      const res = await fetch(`${server.url}/v1/inference`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          traceparent: `00-${traceIdFor(n)}-${"1".repeat(16)}-01`,
+        },
+        body: JSON.stringify({ prompt: `request ${n}`, model: "gpt-4o-mini", max_tokens: 20 }),
+      });
+      const body = res.status === 200 ? await res.json() : await res.body?.cancel();
+      outcomes.push({ n, sentAtMs, status: res.status, body: body ?? undefined });
+    } catch {
+      outcomes.push({ n, sentAtMs, status: "network_error" });
+      await new Promise((r) => setTimeout(r, 20)); // pace retries against a closed port
+    }
+  };
+  try {
+    // Steady load: CLIENTS clients, each sending again as soon as it has an answer, until the server
+    // stops answering.
+    let running = true;
+    const clients = Array.from({ length: CLIENTS }, async () => {
+      while (running && performance.now() < signalledAtMs + 5000) await send();
+    });
+    // Signal once a full wave is in flight on the server.
+    await waitFor(`${CLIENTS} requests in flight`, async () => {
+      const m = parseExposition(await (await fetch(`${server.url}/metrics`)).text());
+      return total(m, "inference_in_flight_requests") >= CLIENTS ? true : undefined;
+    });
+    signalledAtMs = performance.now();
+    server.process.kill("SIGTERM");
+    await waitFor(
+      "the shutting-down log line",
+      () => server.logs.some((l) => l.includes('"shutting down"')) ? true : undefined,
+    );
+    const afterSignal = await Promise.allSettled(
+      Array.from({ length: 5 }, () => fetch(`${server.url}/health`)),
+    );
+    exitCode = await server.stop();
+    running = false;
+    await Promise.all(clients);
+
+    // The first wave (each client's first request, 1.5 s long) is what the gauge showed in flight
+    // at the signal: every one completed with a full body.
+    const inFlight = outcomes.filter((o) => o.n < CLIENTS);
+    assert.equal(inFlight.length, CLIENTS);
+    for (const o of inFlight) {
+      assert.equal(o.status, 200, `request ${o.n} sent before SIGTERM got ${o.status}`);
+      assert.equal(o.body?.output_tokens, 20);
+    }
+    // After the shutdown began nothing new was served.
+    for (const r of afterSignal) {
+      assert.ok(
+        r.status === "rejected" || r.value.status === 503,
+        `a request after SIGTERM was served: ${r.status === "fulfilled" ? r.value.status : ""}`,
+      );
+      if (r.status === "fulfilled") await r.value.body?.cancel();
+    }
+    const late = outcomes.filter((o) => o.sentAtMs > signalledAtMs + 200);
+    assert.ok(late.every((o) => o.status !== 200), "a request sent after SIGTERM got a 200");
+    assert.equal(exitCode, 0);
+
+    // Every answered request's span reached the receiver, the last ones included.
+    const answered = outcomes.filter((o) => o.status === 200);
+    const traceIds = new Set(
+      receiver.spans.filter((s) => s.name === "inference_request").map((s) => s.traceId),
+    );
+    const missing = answered.filter((o) => !traceIds.has(traceIdFor(o.n)));
+    console.log(
+      `SIGTERM: ${inFlight.length} in flight, ${answered.length} answered, ` +
+        `${
+          outcomes.length - answered.length
+        } refused, ${missing.length} spans missing; exit ${exitCode}`,
+    );
+    assert.deepEqual(missing.map((o) => o.n), [], "spans of answered requests never arrived");
+  } finally {
+    if (exitCode === undefined) await server.stop("SIGKILL");
+    await receiver.stop();
+  }
+});
