@@ -7,6 +7,9 @@ import { Hono } from "hono";
 import type { Config } from "./config.ts";
 import { ApiError } from "./http/errors.ts";
 import { registerInferenceRoute } from "./routes/inference.ts";
+import { registerOpenAiRoutes } from "./routes/openai.ts";
+import { registerAnthropicRoutes } from "./routes/anthropic.ts";
+import { registerModelsRoutes } from "./routes/models.ts";
 import { type Readiness, registerOpsRoutes } from "./routes/ops.ts";
 import { createServices, type ServiceOverrides, type Services } from "./services.ts";
 
@@ -23,6 +26,9 @@ export function createApp(config: Config, overrides: ServiceOverrides = {}): Bui
   const readiness: Readiness = { ready: true };
   const app = new Hono();
   registerInferenceRoute(app, services);
+  registerOpenAiRoutes(app, services);
+  registerAnthropicRoutes(app, services);
+  registerModelsRoutes(app, services);
   registerOpsRoutes(app, services, readiness);
 
   app.notFound((c) => {

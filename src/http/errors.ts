@@ -11,6 +11,7 @@ export const ERROR_TYPES = {
   unsupported_media_type: { http: 415, status: "bad_request" },
   payload_too_large: { http: 413, status: "bad_request" },
   unknown_model: { http: 400, status: "unknown_model" },
+  protocol_mismatch: { http: 400, status: "bad_request" },
   unauthorized: { http: 401, status: "unauthorized" },
   forbidden: { http: 403, status: "unauthorized" },
   budget_exceeded: { http: 429, status: "budget_exceeded" },

@@ -53,7 +53,11 @@ export async function handleInference(
     await call.fail(error);
     return renderError(error, call.requestId);
   } finally {
-    if (admitted) services.admission.leave();
+    // A streamed response outlives its handler: its slot is held until the call closes.
+    if (admitted) {
+      if (call.isClosed) services.admission.leave();
+      else void call.closed.then(() => services.admission.leave());
+    }
   }
 }
 

@@ -7,6 +7,9 @@ export function recordToMetrics(metrics: Metrics, record: UsageRecord, traceId?:
   const model = record.modelLabel;
   const tenant = record.tenant.id;
   metrics.requests.inc({ model, tenant, status: record.status });
+  if (record.upstreamErrorKind) {
+    metrics.upstreamErrors.inc({ provider: record.provider, kind: record.upstreamErrorKind });
+  }
   if (!reachedModel(record)) return;
 
   const { usage } = record;

@@ -23,7 +23,11 @@ import {
   recordToSpan,
   startRequestSpan,
 } from "../telemetry/tracing.ts";
-import { type RequestStatus, UNKNOWN_MODEL_LABEL } from "../telemetry/names.ts";
+import {
+  type RequestStatus,
+  UNKNOWN_MODEL_LABEL,
+  type UpstreamErrorKind,
+} from "../telemetry/names.ts";
 import { ApiError } from "../http/errors.ts";
 import type { Logger } from "../log.ts";
 import { NO_USAGE, type UsageRecord, type UsageSource } from "./record.ts";
@@ -60,10 +64,15 @@ export class InferenceCall {
   tenant?: Tenant;
   maxTokens?: number;
   provider = "simulated";
+  /** How the upstream call failed, when it did; counted in `inference_upstream_errors_total`. */
+  upstreamErrorKind?: UpstreamErrorKind;
   private reservation?: Reservation;
   /** Remaining budget per limited window after this call's reservation. */
   remaining: Remaining[] = [];
   private done = false;
+  #markClosed!: () => void;
+  /** Resolves once the call is finished or failed (a stream may end after its handler returned). */
+  readonly closed: Promise<void> = new Promise((resolve) => this.#markClosed = resolve);
 
   constructor(
     private readonly services: CallServices,
@@ -74,6 +83,11 @@ export class InferenceCall {
     this.startedMs = services.clockMs();
     this.span = startRequestSpan(services.tracer, parentContext(traceparent));
     services.metrics.inFlight.inc();
+  }
+
+  /** True once the call has been finished or failed. */
+  get isClosed(): boolean {
+    return this.done;
   }
 
   /** Seconds since the call started. */
@@ -161,6 +175,7 @@ export class InferenceCall {
       | "tenant"
       | "maxTokens"
       | "durationSeconds"
+      | "upstreamErrorKind"
     >,
   ): UsageRecord {
     return {
@@ -173,6 +188,7 @@ export class InferenceCall {
       tenant: this.tenant ?? OTHER_TENANT_PLACEHOLDER,
       maxTokens: this.maxTokens,
       durationSeconds: this.elapsedSeconds(),
+      upstreamErrorKind: this.upstreamErrorKind,
       ...part,
     };
   }
@@ -203,7 +219,11 @@ export class InferenceCall {
       cost_usd: record.costUsd,
       duration_ms: Math.round(record.durationSeconds * 1000),
       trace_id: this.span.spanContext().traceId,
+      provider: record.provider,
+      usage_source: record.usageSource,
+      ...(record.upstreamErrorKind ? { upstream_error_kind: record.upstreamErrorKind } : {}),
     });
+    this.#markClosed();
   }
 }
 

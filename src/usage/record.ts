@@ -5,7 +5,7 @@
  */
 import type { ModelPrice, TokenUsage } from "../pricing/pricing.ts";
 import type { Tenant } from "../tenants/tenants.ts";
-import type { RequestStatus } from "../telemetry/names.ts";
+import type { RequestStatus, UpstreamErrorKind } from "../telemetry/names.ts";
 
 /** Where token counts came from: the provider's report, or our own count. */
 export type UsageSource = "provider" | "estimated";
@@ -38,6 +38,8 @@ export interface UsageRecord {
   readonly status: RequestStatus;
   /** The error type for a failed request, from the README's error table. */
   readonly errorType?: string;
+  /** How the upstream provider failed, when it did (`inference_upstream_errors_total{kind}`). */
+  readonly upstreamErrorKind?: UpstreamErrorKind;
 }
 
 /** A zero usage, for requests that were refused before any token was processed. */

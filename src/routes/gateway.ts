@@ -1,0 +1,628 @@
+/**
+ * What the OpenAI- and Anthropic-shaped routes share: admit a chat request exactly as
+ * /v1/inference does (tenant, price, budget reservation of the worst case), serve it from the
+ * simulated model or proxy it to the upstream the providers file names, and turn whatever happens
+ * into one usage record. Streams are relayed event by event as they arrive; the record is written
+ * before the stream's last frame, so a client that has read the whole stream sees its cost in
+ * /metrics.
+ */
+import type { Context } from "hono";
+import { ApiError, type ErrorType } from "../http/errors.ts";
+import { readJsonBody } from "../http/request.ts";
+import {
+  authenticate,
+  budgetHeaders,
+  checkRateLimit,
+  type ErrorRenderer,
+  handleInference,
+} from "../http/handle.ts";
+import type { Services } from "../services.ts";
+import type { InferenceCall } from "../usage/call.ts";
+import type { UsageRecord, UsageSource } from "../usage/record.ts";
+import { counterFor } from "../usage/counting.ts";
+import { countChatTokens, type TokenCounter } from "../tokens/count.ts";
+import type { TokenUsage } from "../pricing/pricing.ts";
+import { formatUsd } from "../pricing/money.ts";
+import { ATTR, type UpstreamErrorKind } from "../telemetry/names.ts";
+import type { ChatMessage, ReportedUsage } from "../backends/types.ts";
+import type { ModelRoute, Provider } from "../backends/providers.ts";
+import { readSseEvents, SseIdleTimeout } from "../backends/sse.ts";
+import {
+  ClientGone,
+  redactKey,
+  type StreamReader,
+  type StreamStep,
+  UpstreamError,
+  UpstreamExchange,
+  type UpstreamProtocol,
+} from "../backends/upstream.ts";
+
+/** Largest max_tokens accepted before the model's own limit is checked. */
+export const MAX_TOKENS_CEILING = 1_000_000;
+/** Output cap of the simulated model when the client sets none (as /v1/inference's default). */
+export const SIMULATED_DEFAULT_MAX_TOKENS = 512;
+
+/** A chat request as the gateway needs it, whichever API shape it came in. */
+export interface ChatRequest {
+  /** The validated body as the client sent it; proxied upstream with only the model replaced. */
+  readonly body: Readonly<Record<string, unknown>>;
+  readonly model: string;
+  /** The text of the conversation, for local counts and the simulated model. */
+  readonly messages: readonly ChatMessage[];
+  /** Tool definitions as JSON text, counted into the prompt estimate ("" when none). */
+  readonly toolsText: string;
+  readonly maxTokens?: number;
+  /** Completions asked for (OpenAI's `n`). */
+  readonly choices: number;
+  readonly stream: boolean;
+  /** The client asked for usage in the stream (OpenAI's `stream_options.include_usage`). */
+  readonly includeUsage: boolean;
+}
+
+/** The simulated model's answer in one API's shape. */
+export interface SimulatedShape {
+  completion(
+    request: ChatRequest,
+    id: string,
+    text: string,
+    finishReason: "stop" | "length",
+    usage: TokenUsage,
+  ): unknown;
+  /** Frames before the first text. */
+  streamStart(request: ChatRequest, id: string, inputTokens: number): string[];
+  streamText(request: ChatRequest, id: string, text: string): string;
+  /** Frames after the last text; the last one is the protocol's end marker. */
+  streamEnd(
+    request: ChatRequest,
+    id: string,
+    finishReason: "stop" | "length",
+    usage: TokenUsage,
+  ): string[];
+}
+
+/** One client-facing API: its request parsing, error shape, and simulated answers. */
+export interface ChatApi {
+  readonly upstream: UpstreamProtocol;
+  readonly renderError: ErrorRenderer;
+  readonly simulated: SimulatedShape;
+  /** Validates a body; throws ApiError `invalid_request` naming the field. */
+  parse(raw: unknown): ChatRequest;
+  /** An error event in the API's stream shape, sent before closing a broken stream. */
+  streamErrorFrame(error: ApiError): string;
+}
+
+/** Everything one chat turn carries through the helpers below. */
+interface Turn {
+  readonly services: Services;
+  readonly api: ChatApi;
+  readonly call: InferenceCall;
+  readonly request: ChatRequest;
+  readonly counter: TokenCounter;
+  readonly promptTokens: number;
+  readonly maxOutput: number;
+  readonly clientSignal: AbortSignal;
+  readonly clientHeaders: Headers;
+}
+
+/** The upstream side of a turn as the relay sees it: a real exchange or the simulated model. */
+interface Leg {
+  failure(error: unknown, fallback: UpstreamErrorKind): Error;
+  end(failure?: UpstreamErrorKind | "client_closed", usage?: ReportedUsage, model?: string): void;
+  abort(): void;
+}
+
+/** A stream being relayed to the client. */
+interface StreamSource {
+  readonly steps: AsyncGenerator<StreamStep>;
+  readonly usageSource: UsageSource;
+  readonly reader: Pick<StreamReader, "usage" | "inputUsage" | "finished" | "model">;
+  readonly leg: Leg;
+  readonly fallbackModel: string;
+  /** The upstream provider, or undefined for the simulated model. */
+  readonly provider?: Provider;
+}
+
+/** The handler of one chat route. */
+export function chatHandler(services: Services, api: ChatApi): (c: Context) => Promise<Response> {
+  return (c) =>
+    handleInference(c, services, "chat", api.renderError, async (call) => {
+      const headers = c.req.raw.headers;
+      const principal = authenticate(services, headers);
+      // Demo mode: these bodies have no tenant field, so the tenant is the x-tenant-id header.
+      call.tenant = principal?.tenant ??
+        services.config.tenants.byRequestedId(headers.get("x-tenant-id") ?? undefined);
+      const raw = await readJsonBody(c.req.raw, services.config.maxBodyBytes);
+      const request = api.parse(raw);
+      call.requestModel = request.model;
+      call.maxTokens = request.maxTokens;
+      const promptChars = request.messages.reduce((n, m) => n + m.content.length, 0);
+      if (promptChars > services.config.maxPromptChars) {
+        throw new ApiError(
+          "invalid_request",
+          `messages: must be at most ${services.config.maxPromptChars} characters of text (MAX_PROMPT_CHARS)`,
+          { param: "messages" },
+        );
+      }
+      const route = admitModel(services, api, call, request);
+      checkRateLimit(services, call.tenant);
+
+      const counter = counterFor(call.price);
+      const promptTokens = countPrompt(counter, request);
+      const maxOutput = request.maxTokens ??
+        (route ? call.price?.maxOutputTokens ?? 0 : SIMULATED_DEFAULT_MAX_TOKENS);
+      await call.reserve(promptTokens, maxOutput * request.choices);
+      const turn: Turn = {
+        services,
+        api,
+        call,
+        request,
+        counter,
+        promptTokens,
+        maxOutput,
+        clientSignal: c.req.raw.signal,
+        clientHeaders: headers,
+      };
+      if (services.config.traceContent) {
+        call.span.setAttribute(ATTR.prompt, JSON.stringify(request.messages));
+      }
+      if (route) {
+        call.provider = route.provider.name;
+        return await proxy(turn, route);
+      }
+      call.provider = services.backend.provider;
+      return await simulate(turn);
+    });
+}
+
+/** Input tokens of a chat request with the chat format's per-message overhead, tools included. */
+function countPrompt(counter: TokenCounter, request: ChatRequest): number {
+  const tools = request.toolsText ? counter.count(request.toolsText) : 0;
+  return countChatTokens(counter, request.messages) + tools;
+}
+
+/** Prices the model and finds where it is served; throws the documented 400s. */
+function admitModel(
+  services: Services,
+  api: ChatApi,
+  call: InferenceCall,
+  request: ChatRequest,
+): ModelRoute | undefined {
+  const { prices, config } = services;
+  const shown = JSON.stringify(request.model.slice(0, 100));
+  call.price = prices.resolve(request.model);
+  if (!call.price && config.unpricedPolicy === "reject") {
+    throw new ApiError(
+      "unknown_model",
+      `model ${shown} has no price; add it to the price file (PRICING_FILE) or set UNPRICED_POLICY=allow`,
+      { param: "model", models: [...prices.models.keys()] },
+    );
+  }
+  const route = config.providers.route(request.model);
+  if (!route && config.providers.unroutedModels === "reject") {
+    throw new ApiError(
+      "unknown_model",
+      `model ${shown} is not served by any provider in the providers file (PROVIDERS_FILE)`,
+      { param: "model" },
+    );
+  }
+  if (route && route.provider.protocol !== api.upstream.protocol) {
+    const other = route.provider.protocol === "anthropic"
+      ? "the Anthropic Messages API: POST /v1/messages"
+      : "the OpenAI Chat Completions API: POST /v1/chat/completions";
+    throw new ApiError(
+      "protocol_mismatch",
+      `model ${shown} is served by provider "${route.provider.name}" over ${other}; this gateway does not translate between the OpenAI and Anthropic APIs`,
+      { param: "model" },
+    );
+  }
+  if (
+    call.price && request.maxTokens !== undefined &&
+    request.maxTokens > call.price.maxOutputTokens
+  ) {
+    throw new ApiError(
+      "invalid_request",
+      `max_tokens: must be at most ${call.price.maxOutputTokens} for ${call.price.id}`,
+      { param: "max_tokens" },
+    );
+  }
+  if (!route && request.choices !== 1) {
+    throw new ApiError("invalid_request", "n: the simulated model answers one choice", {
+      param: "n",
+    });
+  }
+  return route;
+}
+
+function localUsage(inputTokens: number, outputTokens: number): TokenUsage {
+  return { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens };
+}
+
+/** Response headers of a finished, non-streamed call: remaining budget and the exact cost. */
+function finishedHeaders(call: InferenceCall, record: UsageRecord): Record<string, string> {
+  const headers = budgetHeaders(call);
+  if (record.costPico !== null) headers["x-inference-cost-usd"] = formatUsd(record.costPico);
+  return headers;
+}
+
+function recordContent(turn: Turn, text: string): void {
+  if (turn.services.config.traceContent) turn.call.span.setAttribute(ATTR.completion, text);
+}
+
+/** The client left before anything was sent: the prompt was processed, so it is billed. */
+async function clientClosed(turn: Turn): Promise<Response> {
+  await turn.call.finish({
+    usage: localUsage(turn.promptTokens, 0),
+    usageSource: "estimated",
+    tokenCountMethod: turn.counter.method,
+    status: "client_closed",
+    errorType: "client_closed",
+  });
+  return new Response(null, { status: 499 });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulated model
+
+async function simulate(turn: Turn): Promise<Response> {
+  const { services, api, call, request, counter, promptTokens } = turn;
+  const controller = new AbortController();
+  const signal = AbortSignal.any([turn.clientSignal, controller.signal]);
+  const generation = {
+    model: request.model,
+    messages: request.messages,
+    maxTokens: turn.maxOutput,
+  };
+  const id = crypto.randomUUID().replaceAll("-", "");
+  const responseModel = call.price?.id ?? request.model;
+
+  if (!request.stream) {
+    let result;
+    try {
+      result = await services.backend.generate({ ...generation, signal });
+    } catch (error) {
+      if (!signal.aborted) throw error;
+      return await clientClosed(turn);
+    }
+    const usage = localUsage(promptTokens, counter.count(result.text));
+    recordContent(turn, result.text);
+    const record = await call.finish({
+      usage,
+      usageSource: "estimated",
+      tokenCountMethod: counter.method,
+      responseModel,
+    });
+    return Response.json(
+      api.simulated.completion(request, id, result.text, result.finishReason, usage),
+      { headers: finishedHeaders(call, record) },
+    );
+  }
+
+  let usage: TokenUsage | undefined;
+  let finished = false;
+  const shape = api.simulated;
+  async function* steps(): AsyncGenerator<StreamStep> {
+    for (const frame of shape.streamStart(request, id, promptTokens)) yield { frame, text: "" };
+    let text = "";
+    for await (const event of services.backend.stream({ ...generation, signal })) {
+      if (event.kind === "text") {
+        text += event.text;
+        yield { frame: shape.streamText(request, id, event.text), text: event.text };
+        continue;
+      }
+      usage = localUsage(promptTokens, counter.count(text));
+      finished = true;
+      const frames = shape.streamEnd(request, id, event.finishReason, usage);
+      for (let i = 0; i < frames.length; i++) {
+        yield { frame: frames[i], text: "", final: i === frames.length - 1 };
+      }
+    }
+  }
+  return await relay(turn, {
+    steps: steps(),
+    usageSource: "estimated",
+    reader: {
+      usage: () => usage,
+      inputUsage: () => undefined,
+      finished: () => finished,
+      model: () => undefined,
+    },
+    leg: {
+      failure: (error) =>
+        signal.aborted ? new ClientGone("client closed the request") : error as Error,
+      end: () => {},
+      abort: () => controller.abort(),
+    },
+    fallbackModel: responseModel,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream providers
+
+async function proxy(turn: Turn, route: ModelRoute): Promise<Response> {
+  const { services, api, call, request, counter } = turn;
+  const { provider, upstreamModel } = route;
+  const timeoutMs = services.config.upstreamTimeoutMs;
+  const exchange = new UpstreamExchange({
+    tracer: services.tracer,
+    parent: call.span,
+    provider,
+    upstreamModel,
+    path: api.upstream.path,
+    headers: api.upstream.headers(provider, turn.clientHeaders),
+    body: api.upstream.body(request.body, upstreamModel),
+    stream: request.stream,
+    timeoutMs,
+    clientSignal: turn.clientSignal,
+  });
+  let response: Response;
+  try {
+    response = await exchange.send();
+  } catch (error) {
+    return await upstreamFailed(turn, exchange, provider, error);
+  }
+
+  if (!request.stream) {
+    let text: string;
+    let completion;
+    try {
+      text = await exchange.readText(response);
+      completion = api.upstream.readCompletion(text);
+    } catch (error) {
+      return await upstreamFailed(turn, exchange, provider, error);
+    }
+    exchange.end(undefined, completion.usage, completion.model);
+    recordContent(turn, completion.text);
+    const usageSource: UsageSource = completion.usage ? "provider" : "estimated";
+    const record = await call.finish({
+      usage: completion.usage ?? localUsage(turn.promptTokens, counter.count(completion.text)),
+      usageSource,
+      tokenCountMethod: usageSource === "provider" ? "exact" : counter.method,
+      responseModel: completion.model ?? upstreamModel,
+    });
+    return new Response(text, {
+      status: response.status,
+      headers: { "content-type": "application/json", ...finishedHeaders(call, record) },
+    });
+  }
+
+  const type = response.headers.get("content-type") ?? "";
+  if (!response.body || !/^text\/event-stream\b/i.test(type)) {
+    await response.body?.cancel().catch(() => {});
+    return await upstreamFailed(
+      turn,
+      exchange,
+      provider,
+      new UpstreamError(
+        "protocol",
+        `provider "${provider.name}" answered a stream request with ${
+          JSON.stringify(type.slice(0, 100))
+        }, not text/event-stream`,
+      ),
+    );
+  }
+  exchange.stopDeadline();
+  const reader = api.upstream.streamReader(request.includeUsage);
+  const body = response.body;
+  async function* steps(): AsyncGenerator<StreamStep> {
+    try {
+      for await (const event of readSseEvents(body, timeoutMs)) yield reader.step(event);
+    } catch (error) {
+      if (error instanceof SseIdleTimeout) {
+        throw new UpstreamError(
+          "timeout",
+          `provider "${provider.name}" sent nothing for ${timeoutMs} ms (UPSTREAM_TIMEOUT_MS)`,
+        );
+      }
+      throw error;
+    }
+  }
+  return await relay(turn, {
+    steps: steps(),
+    usageSource: "provider",
+    reader,
+    leg: exchange,
+    fallbackModel: upstreamModel,
+    provider,
+  });
+}
+
+/** A failure before anything reached the client: a JSON error in the API's shape, or 499. */
+async function upstreamFailed(
+  turn: Turn,
+  leg: Leg,
+  provider: Provider | undefined,
+  error: unknown,
+): Promise<Response> {
+  const failure = leg.failure(error, "protocol");
+  if (failure instanceof ClientGone) {
+    leg.end("client_closed");
+    return await clientClosed(turn);
+  }
+  if (!(failure instanceof UpstreamError)) throw failure;
+  leg.end(failure.kind);
+  turn.call.upstreamErrorKind = failure.kind;
+  throw toApiError(failure, turn.api.upstream, provider);
+}
+
+/** The client-facing error for an upstream failure. */
+function toApiError(
+  failure: UpstreamError,
+  protocol: UpstreamProtocol,
+  provider: Provider | undefined,
+): ApiError {
+  const details = provider ? { provider: provider.name } : {};
+  if (failure.kind === "timeout") return new ApiError("upstream_timeout", failure.message, details);
+  if (failure.kind !== "status_4xx" || !provider || failure.status === undefined) {
+    return new ApiError("upstream_error", failure.message, details);
+  }
+  // A 4xx is passed through with its status and the provider's error type, code and message,
+  // so the client's SDK raises what it would have raised against the provider itself. Every
+  // string is scrubbed of the provider's key, which some providers echo in part or whole.
+  const status = failure.status;
+  const fields = protocol.errorFields(failure.body);
+  const credentials = status === 401 || status === 403;
+  const type: ErrorType = status === 429
+    ? "rate_limited"
+    : credentials
+    ? "upstream_error"
+    : "invalid_request";
+  const message = credentials
+    ? `provider "${provider.name}" refused the gateway's credentials for it (HTTP ${status}); the gateway's provider key needs fixing, not your API key`
+    : redactKey(fields.message ?? failure.message, provider);
+  const passed: Record<string, unknown> = { ...details };
+  if (fields.type) passed.type = redactKey(fields.type, provider);
+  if (fields.code !== undefined && fields.code !== null) {
+    passed.code = typeof fields.code === "string" ? redactKey(fields.code, provider) : fields.code;
+  }
+  if (fields.param) passed.param = redactKey(fields.param, provider);
+  const retryAfter = failure.headers?.get("retry-after");
+  return new ApiError(
+    type,
+    message,
+    passed,
+    retryAfter ? { "Retry-After": retryAfter } : {},
+    status,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relaying a stream
+
+/**
+ * Relays a stream to the client. The first event is awaited before the response starts, so a
+ * failure before any byte is still a proper JSON error; after that each event is forwarded as it
+ * arrives and nothing is ever retried. The one usage record is written exactly once: at the end
+ * marker (before the last frame goes out), when the client leaves, or when the upstream breaks.
+ */
+async function relay(turn: Turn, source: StreamSource): Promise<Response> {
+  const { call, api, counter, promptTokens } = turn;
+  const { reader, leg } = source;
+  let first: IteratorResult<StreamStep>;
+  try {
+    first = await source.steps.next();
+    if (first.done) throw new UpstreamError("protocol", "the stream ended before its first event");
+  } catch (error) {
+    return await upstreamFailed(turn, leg, source.provider, error);
+  }
+
+  let pending: StreamStep | undefined = first.value;
+  let text = "";
+  let ttftSeconds: number | undefined;
+  let providerError: string | undefined;
+  let settled = false;
+  const encoder = new TextEncoder();
+
+  const settle = async (ending: "ok" | "client_closed" | "mid_stream") => {
+    if (settled) return;
+    settled = true;
+    const reported = reader.usage();
+    const partial = reader.inputUsage() ?? localUsage(promptTokens, 0);
+    // The provider's complete usage wins whenever it arrived; otherwise the prompt (as the
+    // provider reported it, or counted here) plus the text streamed so far, marked estimated.
+    const usage = reported ?? { ...partial, outputTokens: counter.count(text) };
+    const usageSource: UsageSource = reported ? source.usageSource : "estimated";
+    if (ending === "mid_stream") call.upstreamErrorKind = "mid_stream";
+    leg.end(ending === "ok" ? undefined : ending, reported, reader.model());
+    recordContent(turn, text);
+    await call.finish({
+      usage,
+      usageSource,
+      tokenCountMethod: usageSource === "provider" ? "exact" : counter.method,
+      status: ending === "ok"
+        ? "ok"
+        : ending === "client_closed"
+        ? "client_closed"
+        : "upstream_error",
+      errorType: ending === "ok"
+        ? undefined
+        : ending === "client_closed"
+        ? "client_closed"
+        : "upstream_error",
+      responseModel: reader.model() ?? source.fallbackModel,
+      timeToFirstTokenSeconds: ttftSeconds,
+    });
+  };
+
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        while (!settled) {
+          let step = pending;
+          pending = undefined;
+          if (!step) {
+            const next = await source.steps.next();
+            if (settled) return;
+            if (next.done) {
+              if (reader.finished() && providerError === undefined) {
+                await settle("ok");
+              } else {
+                const forwarded = providerError !== undefined;
+                await settle("mid_stream");
+                if (!forwarded) {
+                  const error = new ApiError("upstream_error", "the provider's stream ended early");
+                  controller.enqueue(encoder.encode(api.streamErrorFrame(error)));
+                }
+              }
+              controller.close();
+              return;
+            }
+            step = next.value;
+          }
+          text += step.text;
+          if (step.errorMessage !== undefined) providerError = step.errorMessage;
+          if (step.final) {
+            await settle(providerError === undefined ? "ok" : "mid_stream");
+            if (step.frame) controller.enqueue(encoder.encode(step.frame));
+            controller.close();
+            void source.steps.return(undefined).catch(() => {});
+            return;
+          }
+          if (step.frame) {
+            if (ttftSeconds === undefined && step.text) ttftSeconds = call.elapsedSeconds();
+            controller.enqueue(encoder.encode(step.frame));
+            return;
+          }
+        }
+      } catch (error) {
+        if (settled) return;
+        const failure = leg.failure(error, "mid_stream");
+        if (failure instanceof ClientGone) {
+          await settle("client_closed");
+          controller.close();
+          return;
+        }
+        if (!(failure instanceof UpstreamError)) {
+          turn.services.logger.error("stream relay failed", {
+            request_id: call.requestId,
+            error: failure.message,
+          });
+        }
+        await settle("mid_stream");
+        const message = failure instanceof UpstreamError
+          ? `${failure.message}; the response is incomplete`
+          : "the response is incomplete";
+        controller.enqueue(
+          encoder.encode(api.streamErrorFrame(new ApiError("upstream_error", message))),
+        );
+        controller.close();
+      }
+    },
+    async cancel() {
+      leg.abort();
+      await settle("client_closed");
+      void source.steps.return(undefined).catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+
+  return new Response(stream, {
+    status: 200,
+    headers: {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      // Tells a buffering reverse proxy (nginx) to pass each event on at once.
+      "x-accel-buffering": "no",
+      ...budgetHeaders(call),
+    },
+  });
+}
