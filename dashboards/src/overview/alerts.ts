@@ -18,9 +18,9 @@ export function alertsRow(): Row {
         .type(ALERT_GROUPS_PANEL_TYPE)
         .title("Active alerts")
         .description(
-          "Alerts Alertmanager holds now (firing and not silenced), grouped by tenant and alert " +
-            "name as they are notified, read through the Alertmanager datasource. Expand a group " +
-            "for its summary, the numbers and the runbook link. Empty is good.",
+          "Alerts Alertmanager holds now (firing, silenced or inhibited), grouped by alert name " +
+            "and tenant as they are notified, read through the Alertmanager datasource. Expand a " +
+            "group for its summary, the numbers and the runbook link. Empty is good.",
         )
         .datasource(DATASOURCE.alertmanager)
         .span(SIZE.full)
