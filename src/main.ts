@@ -6,6 +6,7 @@ import { ConfigError, configFromEnvironment } from "./config.ts";
 import { createApp } from "./app.ts";
 import { setupTracing } from "./telemetry/otel.ts";
 import { createLogger } from "./log.ts";
+import { batchedWriter } from "./log_batch.ts";
 import { counterFor } from "./usage/counting.ts";
 
 function main(): void {
@@ -19,7 +20,10 @@ function main(): void {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  // One write per event-loop turn instead of one per request; flushed on every way out.
+  const logOut = batchedWriter();
+  addEventListener("unload", () => logOut.flush());
+  const logger = createLogger(config.logLevel, logOut.write);
   const tracing = setupTracing(config);
   const { app, readiness, services } = createApp(config, { tracer: tracing.tracer, logger });
   // Load every vocabulary the price table needs now, so no request pays for it.
