@@ -15,6 +15,7 @@ export const ERROR_TYPES = {
   unauthorized: { http: 401, status: "unauthorized" },
   forbidden: { http: 403, status: "unauthorized" },
   budget_exceeded: { http: 429, status: "budget_exceeded" },
+  budget_unavailable: { http: 503, status: "overloaded" },
   rate_limited: { http: 429, status: "rate_limited" },
   overloaded: { http: 503, status: "overloaded" },
   upstream_error: { http: 502, status: "upstream_error" },

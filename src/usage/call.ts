@@ -102,7 +102,23 @@ export class InferenceCall {
   async reserve(inputTokens: number, maxOutputTokens: number): Promise<void> {
     if (!this.price || !this.tenant) return;
     const amount = worstCaseCostPico(this.price, inputTokens, maxOutputTokens);
-    const result = await this.services.budgets.reserve(this.tenant, amount, this.services.now());
+    let result;
+    try {
+      result = await this.services.budgets.reserve(this.tenant, amount, this.services.now());
+    } catch (error) {
+      // A store that cannot be reached (Redis down) fails closed: nothing runs unbudgeted, and
+      // the client is told to retry rather than shown an internal error.
+      this.services.logger.warn("budget store unavailable", {
+        request_id: this.requestId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw new ApiError(
+        "budget_unavailable",
+        "budgets cannot be checked right now; retry shortly",
+        {},
+        { "Retry-After": "1" },
+      );
+    }
     if (!result.ok) {
       const { exceeded } = result;
       const retryAfter = Math.max(
