@@ -121,28 +121,65 @@ export class Vocabulary {
 
   /**
    * Parses js-tiktoken's rank format: lines of `<label> <first rank> <base64 token>…`, where the
-   * tokens on a line have consecutive ranks from the first one.
+   * tokens on a line have consecutive ranks from the first one. One pass decodes every token
+   * straight into the byte pool — no per-token strings or arrays — because this runs on the
+   * first request that needs the encoding (~200 ms for o200k_base the straightforward way).
    */
   static fromTiktokenRanks(bpeRanks: string): Vocabulary {
-    const runs: { first: number; tokens: string[] }[] = [];
-    let size = 0;
-    for (const line of bpeRanks.split("\n")) {
-      if (line === "") continue;
-      const fields = line.split(" ");
-      const first = Number.parseInt(fields[1], 10);
-      if (!Number.isInteger(first) || first < 0) {
-        throw new Error(`bad rank line starting ${JSON.stringify(line.slice(0, 40))}`);
+    const length = bpeRanks.length;
+    // Base64 decodes to at most 3/4 of its length; the pool is trimmed afterwards.
+    let pool = new Uint8Array((length * 3) >> 2);
+    let at = 0;
+    const tokenAt: number[] = [];
+    const tokenRank: number[] = [];
+    let pos = 0;
+    while (pos < length) {
+      const lineEnd = endOf(bpeRanks, pos, 0x0a);
+      const labelEnd = endOf(bpeRanks, pos, 0x20);
+      const firstEnd = endOf(bpeRanks, labelEnd + 1, 0x20);
+      if (lineEnd === pos) {
+        pos++;
+        continue;
       }
-      const tokens = fields.slice(2);
-      runs.push({ first, tokens });
-      size = Math.max(size, first + tokens.length);
+      let rank = Number(bpeRanks.slice(labelEnd + 1, Math.min(firstEnd, lineEnd)));
+      if (labelEnd >= lineEnd || !Number.isInteger(rank) || rank < 0) {
+        throw new Error(`bad rank line starting ${JSON.stringify(bpeRanks.slice(pos, pos + 40))}`);
+      }
+      for (let i = firstEnd + 1; i < lineEnd; rank++) {
+        const end = Math.min(endOf(bpeRanks, i, 0x20), lineEnd);
+        tokenAt.push(at);
+        tokenRank.push(rank);
+        at = decodeBase64Into(bpeRanks, i, end, pool, at);
+        i = end + 1;
+      }
+      pos = lineEnd + 1;
     }
-    const byRank: (Uint8Array | undefined)[] = new Array(size);
-    for (const { first, tokens } of runs) {
-      for (let i = 0; i < tokens.length; i++) byRank[first + i] = decodeBase64(tokens[i]);
+    pool = pool.slice(0, at);
+    let size = 0;
+    for (const r of tokenRank) size = Math.max(size, r + 1);
+    // Lay the tokens out in rank order, as the constructor expects.
+    const start = new Uint32Array(size + 1);
+    const present = new Uint8Array(size);
+    const lengths = new Uint32Array(size);
+    for (let k = 0; k < tokenRank.length; k++) {
+      const end = k + 1 < tokenAt.length ? tokenAt[k + 1] : at;
+      lengths[tokenRank[k]] = end - tokenAt[k];
+      present[tokenRank[k]] = 1;
     }
-    return Vocabulary.fromTokens(byRank);
+    for (let r = 0; r < size; r++) start[r + 1] = start[r] + lengths[r];
+    const ordered = new Uint8Array(at);
+    for (let k = 0; k < tokenRank.length; k++) {
+      const r = tokenRank[k];
+      ordered.set(pool.subarray(tokenAt[k], tokenAt[k] + lengths[r]), start[r]);
+    }
+    return new Vocabulary(ordered, start, present);
   }
+}
+
+/** Index of the first `code` at or after `from` in `text`, or `text.length`. */
+function endOf(text: string, from: number, code: number): number {
+  const i = text.indexOf(String.fromCharCode(code), from);
+  return i < 0 ? text.length : i;
 }
 
 const BASE64_VALUES = (() => {
@@ -152,24 +189,30 @@ const BASE64_VALUES = (() => {
   return values;
 })();
 
-/** Decodes standard padded base64; rank files are trusted package data, so errors throw. */
-function decodeBase64(text: string): Uint8Array {
-  let len = text.length;
-  while (len > 0 && text.charCodeAt(len - 1) === 0x3d) len--;
-  const out = new Uint8Array((len * 3) >> 2);
+/**
+ * Decodes standard padded base64 `text[start, end)` into `out` from `at`; returns the new end.
+ * Rank files are trusted package data, so malformed input throws.
+ */
+function decodeBase64Into(
+  text: string,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  at: number,
+): number {
+  while (end > start && text.charCodeAt(end - 1) === 0x3d) end--;
   let acc = 0;
   let bits = 0;
-  let n = 0;
-  for (let i = 0; i < len; i++) {
+  for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     const v = c < 128 ? BASE64_VALUES[c] : -1;
-    if (v < 0) throw new Error(`bad base64 token ${JSON.stringify(text)}`);
+    if (v < 0) throw new Error(`bad base64 token ${JSON.stringify(text.slice(start, end))}`);
     acc = ((acc << 6) | v) & 0xffffff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out[n++] = (acc >> bits) & 0xff;
+      out[at++] = (acc >> bits) & 0xff;
     }
   }
-  return out;
+  return at;
 }
