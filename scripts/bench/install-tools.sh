@@ -49,7 +49,7 @@ if [[ ! -f $portkey ]]; then
   mkdir -p "$portkey_dir"
   [[ -f $portkey_dir/package.json ]] || echo '{"private":true}' >"$portkey_dir/package.json"
   npm install --prefix "$portkey_dir" --no-audit --no-fund --loglevel=error --omit=dev \
-    --ignore-scripts "@portkey-ai/gateway@$PORTKEY_VERSION" >&2 ||
+    --ignore-scripts --save-exact "@portkey-ai/gateway@$PORTKEY_VERSION" >&2 ||
     die "@portkey-ai/gateway@$PORTKEY_VERSION did not install"
 fi
 echo "portkey=$portkey"

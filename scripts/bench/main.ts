@@ -20,9 +20,10 @@ import {
 import type { Tools } from "./lib/load.ts";
 import { cpuCount, loadAverage, taskset } from "./lib/processes.ts";
 import { ceiling } from "./scenarios/ceiling.ts";
+import { gatewayOverhead } from "./scenarios/gateway.ts";
 
 /** Every scenario, in the order they run. */
-export const SCENARIOS: readonly Scenario[] = [ceiling];
+export const SCENARIOS: readonly Scenario[] = [ceiling, gatewayOverhead];
 
 /** Finds the load tools, installing the cheap ones (scripts/bench/install-tools.sh). */
 export async function findTools(root: string): Promise<Tools> {

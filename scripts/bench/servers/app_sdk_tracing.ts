@@ -18,6 +18,8 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { configFromEnvironment } from "../../../src/config.ts";
 import { createApp } from "../../../src/app.ts";
 import { counterFor } from "../../../src/usage/counting.ts";
+import { createLogger } from "../../../src/log.ts";
+import { batchedWriter } from "../../../src/log_batch.ts";
 
 function samplerFromEnvironment(): Sampler {
   const name = Deno.env.get("OTEL_TRACES_SAMPLER") ?? "parentbased_always_on";
@@ -34,7 +36,12 @@ const provider = new TracerProvider({
   sampler: samplerFromEnvironment(),
   spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })],
 });
-const { app } = createApp(config, { tracer: provider.getTracer(config.serviceName) });
+const logOut = batchedWriter();
+addEventListener("unload", () => logOut.flush());
+const { app } = createApp(config, {
+  tracer: provider.getTracer(config.serviceName),
+  logger: createLogger(config.logLevel, logOut.write),
+});
 for (const price of config.prices.models.values()) counterFor(price).count("warm up");
 Deno.serve({ hostname: config.host, port: config.port, onListen: () => {} }, app.fetch);
 Deno.addSignalListener("SIGTERM", async () => {
