@@ -49,6 +49,7 @@ export const UNIT = {
   requests: "count:requests",
   alerts: "count:alerts",
   samples: "count:samples",
+  bytes: "bytes",
   upDown: "bool_yes_no",
   /** A ratio shown as "2.5×". */
   multiple: "suffix:×",

@@ -216,6 +216,7 @@ Deno.test({
       const prometheusQueries = queries.filter((q) => q.source === "prometheus");
       const empty: string[] = [];
       const problems: string[] = [];
+      let runs = 0;
       const withExemplars: Array<{ q: PanelQuery; expr: string }> = [];
       for (const q of prometheusQueries) {
         const usesVariables = /\$(tenant|model)\b/.test(q.expr ?? "");
@@ -233,6 +234,7 @@ Deno.test({
               step: String(SCRAPE_INTERVAL_SECONDS),
             });
           checked++;
+          runs++;
           const key = queryKey(q);
           if (response.status !== "success") {
             problems.push(`${key}: ${response.error}\n  ${expr}`);
@@ -339,12 +341,12 @@ Deno.test({
       checked++;
 
       console.log(
-        `dashboards e2e: ${checked} queries checked (${prometheusQueries.length} Prometheus panel ` +
-          `queries, drill-down ones twice; ${Object.keys(variableValues).length} variables; ` +
-          `${withExemplars.length} exemplar; Jaeger; Alertmanager), empty by design: ` +
-          `${[...new Set(empty)].join("; ") || "none"}; ${
-            Math.round((Date.now() - started) / 1000)
-          } s`,
+        `dashboards e2e: ${checked} checks in ${Math.round((Date.now() - started) / 1000)} s — ` +
+          `${prometheusQueries.length} Prometheus panel queries (${runs} runs: drill-down ones ` +
+          `with model = All and with two models), ${Object.keys(variableValues).length} ` +
+          `variable queries, ${withExemplars.length} exemplar lookups traced into Jaeger, the ` +
+          `Jaeger search, the Alertmanager groups; empty by design: ` +
+          `${[...new Set(empty)].join("; ") || "none"}`,
       );
     } finally {
       await stack.stop();

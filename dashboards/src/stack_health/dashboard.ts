@@ -2,6 +2,7 @@
 import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import { dashboardDefaults, withRows } from "../defaults.ts";
 import { alertmanagerRow } from "./alertmanager.ts";
+import { appProcessRow } from "./app.ts";
 import { collectorRow } from "./collector.ts";
 import { rulesRow } from "./rules.ts";
 import { targetsRow } from "./targets.ts";
@@ -15,9 +16,9 @@ export function stackHealth(): dashboard.DashboardBuilder {
     dashboardDefaults(
       "Stack health",
       STACK_HEALTH_UID,
-      "Whether the pipeline behind the cost dashboards works: scrapes, the collector, rule " +
-        "evaluation and alert delivery. A cost dashboard is only as true as this one is green.",
+      "Whether the pipeline behind the cost dashboards works: scrapes, the app process, the " +
+        "collector, rule evaluation and alert delivery. A cost dashboard is only as true as this one is green.",
     ),
-    [targetsRow(), collectorRow(), rulesRow(), alertmanagerRow()],
+    [targetsRow(), appProcessRow(), collectorRow(), rulesRow(), alertmanagerRow()],
   );
 }
