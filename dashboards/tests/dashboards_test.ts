@@ -231,3 +231,28 @@ Deno.test("the drill-down's variables query Prometheus with label_values", () =>
     assert.match(v.query, /^label_values\(.+, (tenant|model)\)$/);
   }
 });
+
+Deno.test("dashboard links in Alertmanager's notification templates open existing dashboards", async () => {
+  const dir = new URL("stack/alertmanager/templates/", REPO);
+  const links: Array<{ uid: string; variables: string[] }> = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || !entry.name.endsWith(".tmpl")) continue;
+    const text = await Deno.readTextFile(new URL(entry.name, dir));
+    // `{{ define "name" }}/d/<uid>{{ end }}`, then `{{ template "name" }}?var-<variable>=...`.
+    const uidOf = new Map(
+      [...text.matchAll(/define "([^"]+)" \}\}\/d\/([\w-]+)/g)].map((m) => [m[1], m[2]]),
+    );
+    for (const m of text.matchAll(/template "([^"]+)" \}\}((?:[?&]var-\w+=)?)/g)) {
+      const uid = uidOf.get(m[1]);
+      if (uid) links.push({ uid, variables: [...m[2].matchAll(/var-(\w+)/g)].map((v) => v[1]) });
+    }
+  }
+  assert.ok(links.length > 0, "no dashboard link found in the notification templates");
+  const byUid = new Map(generated.map(({ json }) => [json.uid, json]));
+  for (const link of links) {
+    const json = byUid.get(link.uid);
+    assert.ok(json, `a notification links /d/${link.uid}, which no dashboard has`);
+    const names = variableQueries(json).map((v) => v.name);
+    for (const v of link.variables) assert.ok(names.includes(v), `/d/${link.uid} has no $${v}`);
+  }
+});
