@@ -1,0 +1,239 @@
+/**
+ * scripts/spike: the scenarios aim at the shipped rules (the timing table equals the rule files,
+ * every expected alert exists), prompts are as long as they say, the traffic runner stops at its
+ * spend target and bounds, only loopback targets are allowed by default, and the summary adds up.
+ */
+import assert from "node:assert/strict";
+import { parse } from "yaml";
+import { tokenCounter } from "../../src/tokens/count.ts";
+import { assertAllowedTargets } from "../../scripts/spike.ts";
+import { summaryTable } from "../../scripts/spike/report.ts";
+import {
+  ALERT_TIMING,
+  fillerPrompt,
+  PIPELINE_SECONDS,
+  type Scenario,
+  scenarioNamed,
+  SCENARIOS,
+  verifyBoundSeconds,
+} from "../../scripts/spike/scenarios.ts";
+import {
+  billedTenant,
+  parseThresholds,
+  runTraffic,
+  TUTORIAL_THRESHOLDS,
+} from "../../scripts/spike/traffic.ts";
+import { matches } from "../../scripts/spike/verify.ts";
+import { alertsOf, durationSeconds, loadRuleFiles, REPO_ROOT } from "./rule_files.ts";
+
+const ruleFiles = await loadRuleFiles();
+const alerts = alertsOf(ruleFiles);
+
+Deno.test("the spike's timing table is the shipped rules' for and evaluation interval", () => {
+  for (const [alertname, timing] of Object.entries(ALERT_TIMING)) {
+    const group = ruleFiles.flatMap((f) => f.groups).find((g) =>
+      g.rules.some((r) => "alert" in r && r.alert === alertname)
+    );
+    const rule = alerts.find((a) => a.alert === alertname);
+    assert.ok(group && rule, `${alertname} is not a shipped alert`);
+    assert.equal(durationSeconds(group.interval ?? "1m"), timing.evaluationSeconds, alertname);
+    assert.equal(durationSeconds(rule.for ?? "0s"), timing.forSeconds, alertname);
+  }
+  const recording = ruleFiles.find((f) => f.name === "recording")!.groups[0];
+  assert.equal(durationSeconds(recording.interval!), PIPELINE_SECONDS.recording);
+});
+
+Deno.test("the spike's pipeline delays are the stack's scrape interval and group_wait", async () => {
+  const prometheus = parse(
+    await Deno.readTextFile(`${REPO_ROOT}/stack/prometheus/prometheus.yml`),
+  ) as { scrape_configs: Array<{ job_name: string; scrape_interval?: string }> };
+  const job = prometheus.scrape_configs.find((c) => c.job_name === "inference-cost-tracker");
+  assert.equal(durationSeconds(job?.scrape_interval ?? ""), PIPELINE_SECONDS.scrape);
+  const alertmanager = parse(
+    await Deno.readTextFile(`${REPO_ROOT}/stack/alertmanager/alertmanager.yml`),
+  ) as { route: { group_wait: string } };
+  assert.equal(durationSeconds(alertmanager.route.group_wait), PIPELINE_SECONDS.groupWait);
+});
+
+Deno.test("every scenario's expected alerts are shipped alerts with a timing", () => {
+  const names = new Set(alerts.map((a) => a.alert));
+  for (const scenario of SCENARIOS) {
+    for (const expected of scenario.expectedAlerts) {
+      assert.ok(names.has(expected.alertname), `${scenario.name}: ${expected.alertname}`);
+      assert.ok(ALERT_TIMING[expected.alertname], `${scenario.name}: ${expected.alertname}`);
+    }
+  }
+  // InferenceCostHigh: scrape 15 + recording 15 + evaluation 60 + for 300, then group_wait 10
+  // and a 60 s margin.
+  assert.equal(verifyBoundSeconds(scenarioNamed("runaway-tenant")!), 460);
+  assert.equal(verifyBoundSeconds(scenarioNamed("calm")!), 0);
+});
+
+Deno.test("a filler prompt is about as many tokens as it says, in both tokenizers", () => {
+  for (const name of ["o200k_base", "cl100k_base"] as const) {
+    const counter = tokenCounter(name);
+    for (const tokens of [400, 30_000]) {
+      const counted = counter.count(fillerPrompt(tokens, 7));
+      assert.ok(Math.abs(counted - tokens) / tokens < 0.01, `${name}: ${counted} for ${tokens}`);
+    }
+  }
+  assert.notEqual(fillerPrompt(50, 1), fillerPrompt(50, 2));
+});
+
+Deno.test("only loopback targets are allowed unless a host is named", () => {
+  assertAllowedTargets({
+    url: "http://127.0.0.1:8000",
+    prometheus: "http://localhost:9090",
+    receiver: undefined,
+  }, []);
+  assert.throws(
+    () => assertAllowedTargets({ url: "https://api.example.com" }, []),
+    /--url https:\/\/api\.example\.com: only 127\.0\.0\.1\/localhost by default/,
+  );
+  assertAllowedTargets({ url: "http://app:8000", prometheus: "http://prometheus:9090" }, [
+    "app",
+    "prometheus",
+  ]);
+});
+
+Deno.test("thresholds are read from the exposition; unknown tenants are billed as other", () => {
+  const thresholds = parseThresholds([
+    "# TYPE inference_cost_alert_threshold_usd gauge",
+    'inference_cost_alert_threshold_usd{tenant="team-a"} 12.5',
+    'inference_cost_alert_threshold_usd{tenant="default"} 25',
+    'inference_cost_usd_total{model="gpt-4o",tenant="team-a"} 3',
+  ].join("\n"));
+  assert.deepEqual([...thresholds], [["team-a", 12.5], ["default", 25]]);
+  assert.equal(billedTenant("team-a", thresholds), "team-a");
+  assert.equal(billedTenant("team-unlisted", thresholds), "other");
+  assert.ok(matches({ alertname: "A", labels: { tenant: "x" } }, {
+    alertname: "A",
+    tenant: "x",
+    severity: "warning",
+  }));
+  assert.ok(!matches({ alertname: "A", labels: { tenant: "x" } }, { alertname: "A" }));
+});
+
+/** A fake app: every request costs `cost`, answered after `latencyMs` of fake time. */
+function fakeApp(cost: number, latencyMs = 100, failEvery = 0) {
+  let clock = 0;
+  let calls = 0;
+  const sleep = (ms: number) => {
+    clock += ms;
+    return Promise.resolve();
+  };
+  const fetcher = (async (_url: string, init?: RequestInit) => {
+    calls++;
+    const body = JSON.parse(String(init?.body));
+    await sleep(latencyMs);
+    if (failEvery > 0 && calls % failEvery === 0) {
+      return Response.json({ error: { type: "budget_exceeded" } }, { status: 429 });
+    }
+    return Response.json({
+      model: body.model,
+      input_tokens: 1000,
+      output_tokens: 10,
+      cost_usd: cost,
+    });
+  }) as typeof fetch;
+  return { now: () => clock, sleep, fetch: fetcher, calls: () => calls };
+}
+
+Deno.test("runaway-tenant stops once it has spent 1.5× the threshold, overshooting by less than its concurrency", async () => {
+  const scenario = scenarioNamed("runaway-tenant")!;
+  const app = fakeApp(0.075);
+  const result = await runTraffic(scenario, {
+    appUrl: "http://127.0.0.1:1",
+    thresholds: TUTORIAL_THRESHOLDS,
+    ...app,
+  });
+  const [totals] = result.totals;
+  assert.equal(totals.tenant, "team-internal");
+  assert.ok(totals.spendUsd >= 15, `spent ${totals.spendUsd}`);
+  assert.ok(totals.spendUsd < 15 + scenario.concurrency * 0.075, `spent ${totals.spendUsd}`);
+  assert.equal(result.stoppedBy, undefined);
+  // Paced over about the scenario's spread, not sent in one burst.
+  const seconds = (result.endedAt - result.startedAt) / 1000;
+  assert.ok(
+    seconds > scenario.spreadSeconds * 0.8 && seconds < scenario.spreadSeconds * 1.5,
+    `${seconds} s`,
+  );
+});
+
+Deno.test("the request and failure bounds stop a scenario and say why", async () => {
+  const scenario = scenarioNamed("runaway-tenant")!;
+  const bounded = await runTraffic(scenario, {
+    appUrl: "http://127.0.0.1:1",
+    thresholds: TUTORIAL_THRESHOLDS,
+    maxRequests: 20,
+    ...fakeApp(0.001),
+  });
+  assert.equal(bounded.totals[0].requests, 20);
+  assert.equal(bounded.stoppedBy, "the 20-request bound");
+
+  const failing = await runTraffic(scenario, {
+    appUrl: "http://127.0.0.1:1",
+    thresholds: TUTORIAL_THRESHOLDS,
+    ...fakeApp(0.075, 100, 1),
+  });
+  assert.match(failing.stoppedBy ?? "", /more than half of \d+ requests failing/);
+  assert.ok(failing.totals[0].requests < 20);
+  assert.equal(failing.totals[0].errors.budget_exceeded, failing.totals[0].failed);
+});
+
+Deno.test("calm sends at its rate for its duration, across every stream", async () => {
+  const base = scenarioNamed("calm")!;
+  const scenario: Scenario = { ...base, rate: { requestsPerSecond: 1, seconds: 40 } };
+  const result = await runTraffic(scenario, {
+    appUrl: "http://127.0.0.1:1",
+    thresholds: TUTORIAL_THRESHOLDS,
+    ...fakeApp(0.0001),
+  });
+  const requests = result.totals.reduce((n, t) => n + t.requests, 0);
+  assert.equal(requests, 40);
+  assert.ok(result.totals.every((t) => t.requests === 5), "round-robin over 8 streams");
+  const seconds = (result.endedAt - result.startedAt) / 1000;
+  assert.ok(seconds >= 39 && seconds <= 41, `${seconds} s`);
+});
+
+Deno.test("the summary gives spend per tenant and model against each tenant's threshold", () => {
+  const table = summaryTable([
+    {
+      tenant: "team-internal",
+      requestedTenant: "team-internal",
+      model: "gpt-4o",
+      requests: 200,
+      failed: 0,
+      spendUsd: 15.02,
+      inputTokens: 6e6,
+      errors: {},
+    },
+    {
+      tenant: "other",
+      requestedTenant: "team-unlisted",
+      model: "claude-opus-4.1",
+      requests: 20,
+      failed: 1,
+      spendUsd: 30,
+      inputTokens: 2e6,
+      errors: { budget_exceeded: 1 },
+    },
+  ], TUTORIAL_THRESHOLDS);
+  const rows = table.split("\n").map((line) => line.split(/\s{2,}/));
+  const row = (first: string) => rows.find((r) => r[0] === first);
+  assert.deepEqual(row("team-internal in all"), [
+    "team-internal in all",
+    "15.0200",
+    "10.00",
+    "150%",
+  ]);
+  assert.deepEqual(row("other in all"), ["other in all", "30.0000", "25.00", "120%"]);
+  assert.deepEqual(row("other (sent as team-unlisted)"), [
+    "other (sent as team-unlisted)",
+    "claude-opus-4.1",
+    "20",
+    "1 (1 budget_exceeded)",
+    "30.0000",
+  ]);
+  assert.deepEqual(row("total"), ["total", "220", "1", "45.0200"]);
+});
