@@ -11,8 +11,9 @@
  * Linear time: every alternative of the o200k/cl100k/Llama 3 patterns either matches or fails
  * within the run of same-class characters it started on, and the text is matched with a sticky
  * regex from one piece end to the next, so no position is rescanned more than a constant number
- * of times per alternative (`tests/tokens/bpe_test.ts` counts megabyte-long runs of each class
- * against the reference, and `scripts/bench/tokenizer.ts` times them).
+ * of times per alternative. `tests/tokens/pretokenizer_test.ts` splits megabyte-long runs of
+ * each character class (spaces before a letter, uppercase, titlecase, combining marks, " \n",
+ * lone surrogates, …); counting each of them takes under 0.1 s of CPU with o200k_base.
  */
 
 /** Unicode White_Space (Rust regex `\s`), as the inside of a character class. */
