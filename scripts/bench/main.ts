@@ -21,9 +21,20 @@ import type { Tools } from "./lib/load.ts";
 import { cpuCount, loadAverage, taskset } from "./lib/processes.ts";
 import { ceiling } from "./scenarios/ceiling.ts";
 import { gatewayOverhead } from "./scenarios/gateway.ts";
+import { streaming } from "./scenarios/streaming.ts";
+import { tokenization } from "./scenarios/tokenization.ts";
+import { metricsScale } from "./scenarios/metrics_scale.ts";
+import { coldStartScenario } from "./scenarios/cold_start.ts";
 
 /** Every scenario, in the order they run. */
-export const SCENARIOS: readonly Scenario[] = [ceiling, gatewayOverhead];
+export const SCENARIOS: readonly Scenario[] = [
+  ceiling,
+  gatewayOverhead,
+  streaming,
+  tokenization,
+  metricsScale,
+  coldStartScenario,
+];
 
 /** Finds the load tools, installing the cheap ones (scripts/bench/install-tools.sh). */
 export async function findTools(root: string): Promise<Tools> {

@@ -46,6 +46,8 @@ export interface ScenarioReport {
   /** Headline figures, e.g. `{"full path / ceiling (default sampling)": "0.52"}`. */
   readonly headline: Record<string, string>;
   readonly notes: readonly string[];
+  /** Markdown placed after the notes as is (e.g. a sub-benchmark's own report). */
+  readonly appendix?: string;
   /** Raw per-round numbers, for the JSON output. */
   readonly raw: unknown;
 }
@@ -102,6 +104,7 @@ export function markdownReport(report: ScenarioReport): string {
     parts.push("");
   }
   for (const note of report.notes) parts.push(`- ${note}`);
+  if (report.appendix) parts.push("", report.appendix);
   return parts.join("\n").trimEnd() + "\n";
 }
 

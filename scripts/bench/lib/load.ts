@@ -165,15 +165,17 @@ function parseDuration(text: string): number {
   return Number(m[1]) * scale;
 }
 
-function vegetaTargets(target: Target, workDir: string): string {
-  const lines = [`${target.method} ${target.url}`];
-  for (const [k, v] of Object.entries(target.headers ?? {})) lines.push(`${k}: ${v}`);
-  if (target.body !== undefined) {
-    const bodyFile = `${workDir}/vegeta-body-${crypto.randomUUID()}`;
-    Deno.writeTextFileSync(bodyFile, target.body);
-    lines.push(`@${bodyFile}`);
-  }
-  return lines.join("\n") + "\n";
+function vegetaTargets(targets: readonly Target[], workDir: string): string {
+  return targets.map((target) => {
+    const lines = [`${target.method} ${target.url}`];
+    for (const [k, v] of Object.entries(target.headers ?? {})) lines.push(`${k}: ${v}`);
+    if (target.body !== undefined) {
+      const bodyFile = `${workDir}/vegeta-body-${crypto.randomUUID()}`;
+      Deno.writeTextFileSync(bodyFile, target.body);
+      lines.push(`@${bodyFile}`);
+    }
+    return lines.join("\n") + "\n";
+  }).join("\n");
 }
 
 /**
@@ -182,7 +184,7 @@ function vegetaTargets(target: Target, workDir: string): string {
  */
 export async function vegeta(
   tools: Tools,
-  target: Target,
+  target: Target | readonly Target[],
   opts: { rate: number; seconds: number; workers?: number; cpus?: string; workDir: string },
 ): Promise<LoadResult> {
   if (!tools.vegeta) throw new Error("vegeta is not installed");
@@ -205,7 +207,7 @@ export async function vegeta(
     tools.vegeta,
     args,
     opts.workDir,
-    vegetaTargets(target, opts.workDir),
+    vegetaTargets(Array.isArray(target) ? target : [target as Target], opts.workDir),
   );
   const report = await runTool(tools, undefined, tools.vegeta, [
     "report",
@@ -366,14 +368,15 @@ export function maxThroughput(
   return fetchLoop(target, opts);
 }
 
-/** Fixed-rate latency with vegeta, else (smoke only) the fetch loop. */
+/** Fixed-rate latency with vegeta (round-robin over `target` when it is a list). */
 export function fixedRate(
   tools: Tools,
-  target: Target,
+  target: Target | readonly Target[],
   opts: { rate: number; seconds: number; cpus?: string; workDir: string },
 ): Promise<LoadResult> {
   if (tools.vegeta) return vegeta(tools, target, opts);
-  return fetchLoop(target, { connections: 4, seconds: opts.seconds });
+  const first = Array.isArray(target) ? target[0] : target as Target;
+  return fetchLoop(first, { connections: 4, seconds: opts.seconds });
 }
 
 /** One client at a fixed rate: oha with latency correction, else vegeta with one worker. */

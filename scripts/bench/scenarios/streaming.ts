@@ -1,0 +1,156 @@
+/**
+ * Scenario 3, streaming: time to first token and to last token of a 500-token stream, the fake
+ * upstream direct against this gateway (and Portkey when it can stream). One client
+ * (scripts/bench/clients/stream_timing.ts, its own pinned process) sends the requests one after
+ * another; contenders alternate by blocks, rotated each round. The client's own cost is the same
+ * for every contender, so the differences are what each gateway adds.
+ */
+import type { BenchContext, Scenario } from "../lib/context.ts";
+import { chatTarget, type GatewayKind, type Gateways, startGateways } from "../lib/gateways.ts";
+import { measureCpu, pinned } from "../lib/processes.ts";
+import { formatSummary, median, rotation, summarize } from "../lib/stats.ts";
+
+/** Tokens in the streamed answer. */
+export const STREAM_TOKENS = 500;
+
+interface Timings {
+  readonly ttftMs: number[];
+  readonly ttltMs: number[];
+  readonly errors: number;
+  readonly lastError: string;
+}
+
+interface Sample {
+  readonly ttftP50: number;
+  readonly ttftP90: number;
+  readonly ttltP50: number;
+  readonly ttltP90: number;
+  readonly serverCores: number;
+}
+
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function timeStreams(
+  ctx: BenchContext,
+  g: Gateways,
+  kind: GatewayKind,
+  count: number,
+): Promise<Sample> {
+  const target = chatTarget(kind, g, { stream: true, maxTokens: STREAM_TOKENS });
+  const specPath = `${ctx.workDir}/stream-${kind}.json`;
+  await Deno.writeTextFile(
+    specPath,
+    JSON.stringify({ url: target.url, headers: target.headers, body: target.body, count }),
+  );
+  const [command, args] = pinned(ctx.cpus.load, Deno.execPath(), [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    `${ctx.root}/scripts/bench/clients/stream_timing.ts`,
+    specPath,
+  ]);
+  const server = kind === "direct" ? g.upstream : kind === "gateway" ? g.gateway : g.portkey!;
+  const { result, cpu } = await measureCpu([server.process], async () => {
+    const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
+      .output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout)) as Timings;
+  });
+  if (result.errors > 0 || result.ttftMs.length === 0) {
+    throw new Error(`${kind}: ${result.errors} of ${count} streams failed: ${result.lastError}`);
+  }
+  if (result.ttftMs.some((t) => !Number.isFinite(t))) {
+    throw new Error(`${kind}: a stream carried no text`);
+  }
+  return {
+    ttftP50: quantile(result.ttftMs, 0.5),
+    ttftP90: quantile(result.ttftMs, 0.9),
+    ttltP50: quantile(result.ttltMs, 0.5),
+    ttltP90: quantile(result.ttltMs, 0.9),
+    serverCores: cpu[server.process.name] ?? NaN,
+  };
+}
+
+/** Scenario 3. */
+export const streaming: Scenario = {
+  id: "streaming",
+  title: `3. Streaming: added time to first and last token of a ${STREAM_TOKENS}-token stream`,
+  async run(ctx) {
+    const g = await startGateways(ctx);
+    const kinds: GatewayKind[] = ["direct", "gateway"];
+    const notes: string[] = [];
+    if (g.portkey && !g.portkeyProblems.stream) kinds.push("portkey");
+    else {
+      notes.push(
+        `Portkey has no figures: ${g.portkeyProblems.start ?? g.portkeyProblems.stream}.`,
+      );
+    }
+    const count = ctx.smoke ? 3 : 40;
+    const samples = new Map<GatewayKind, Sample[]>(kinds.map((k) => [k, []]));
+    try {
+      for (const kind of kinds) await timeStreams(ctx, g, kind, ctx.smoke ? 1 : 10); // warm-up
+      for (let round = 0; round < ctx.rounds; round++) {
+        for (const kind of rotation(kinds, round)) {
+          const s = await timeStreams(ctx, g, kind, count);
+          samples.get(kind)!.push(s);
+          ctx.log(
+            `  round ${round + 1} ${kind}: TTFT p50 ${s.ttftP50.toFixed(2)} ms, TTLT p50 ${
+              s.ttltP50.toFixed(2)
+            } ms`,
+          );
+        }
+      }
+    } finally {
+      await g.stop();
+    }
+    const direct = samples.get("direct")!;
+    const label = { direct: "upstream direct", gateway: "this gateway", portkey: "Portkey" };
+    const rows = kinds.map((kind) => {
+      const s = samples.get(kind)!;
+      const added = (f: (x: Sample) => number) => median(s.map((x, i) => f(x) - f(direct[i])));
+      return [
+        label[kind],
+        formatSummary(summarize(s.map((x) => x.ttftP50)), 2),
+        formatSummary(summarize(s.map((x) => x.ttltP50)), 2),
+        kind === "direct" ? "–" : added((x) => x.ttftP50).toFixed(2),
+        kind === "direct" ? "–" : added((x) => x.ttftP90).toFixed(2),
+        kind === "direct" ? "–" : added((x) => x.ttltP50).toFixed(2),
+        median(s.map((x) => x.serverCores)).toFixed(2),
+      ];
+    });
+    const gw = samples.get("gateway")!;
+    const headline = {
+      "added time to first token, this gateway (p50)": `${
+        median(gw.map((x, i) => x.ttftP50 - direct[i].ttftP50)).toFixed(2)
+      } ms`,
+      "added time to last token, this gateway (p50)": `${
+        median(gw.map((x, i) => x.ttltP50 - direct[i].ttltP50)).toFixed(2)
+      } ms`,
+    };
+    notes.push(
+      `${count} streams per contender per round, one at a time; the upstream sends all ` +
+        `${STREAM_TOKENS} chunks at once, so time to last token is the gateways' own ` +
+        "per-chunk work.",
+    );
+    return {
+      tables: [{
+        headers: [
+          "contender",
+          "TTFT p50 ms",
+          "TTLT p50 ms",
+          "added TTFT p50 ms",
+          "added TTFT p90 ms",
+          "added TTLT p50 ms",
+          "server cores",
+        ],
+        rows,
+      }],
+      headline,
+      notes,
+      raw: Object.fromEntries(samples),
+    };
+  },
+};
