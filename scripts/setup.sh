@@ -10,3 +10,5 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-stack.sh >/dev/null
 # redis-server for the Redis budget store's tests (each test starts its own on a free port).
 command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server) >/dev/null
+# The benchmark's load tool and Portkey for `deno task bench --smoke` (tests/bench).
+bash scripts/bench/install-tools.sh --ci >/dev/null

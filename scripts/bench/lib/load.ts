@@ -193,7 +193,7 @@ export async function vegeta(
     "attack",
     "-format=http",
     `-rate=${opts.rate === 0 ? "0" : `${opts.rate}/s`}`,
-    `-duration=${opts.seconds}s`,
+    `-duration=${Math.round(opts.seconds * 1000)}ms`,
     `-output=${results}`,
     "-timeout=10s",
   ];
@@ -258,7 +258,7 @@ export async function ohaOneClient(
   if (!tools.oha) throw new Error("oha is not installed");
   const args = [
     "-z",
-    `${opts.seconds}s`,
+    `${Math.round(opts.seconds * 1000)}ms`,
     "-c",
     "1",
     "-q",

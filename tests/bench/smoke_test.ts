@@ -1,0 +1,93 @@
+/**
+ * The benchmark's smoke mode, as CI runs it: each scenario for a second or two against real
+ * processes on 127.0.0.1. These tests check that every scenario works and reports what it should
+ * — never a time or a ratio.
+ */
+import assert from "node:assert/strict";
+import { runBench, SCENARIOS } from "../../scripts/bench/main.ts";
+import type { ScenarioReport } from "../../scripts/bench/lib/context.ts";
+
+async function smoke(id: string): Promise<ScenarioReport> {
+  const [report] = await runBench({ smoke: true, only: [id], quiet: true });
+  assert.equal(report.id, id);
+  assert.ok(report.startedAt);
+  assert.equal(report.loadBefore.length, 3);
+  return report;
+}
+
+interface LoadSample {
+  readonly requests: number;
+  readonly errors: number;
+}
+
+Deno.test("the bench runs six scenarios, in the issue's order", () => {
+  assert.deepEqual(SCENARIOS.map((s) => s.id), [
+    "ceiling",
+    "gateway",
+    "streaming",
+    "tokenization",
+    "metrics",
+    "cold-start",
+  ]);
+});
+
+Deno.test("smoke: the ceiling scenario serves both contenders and the full path's spans reach the collector", async () => {
+  const report = await smoke("ceiling");
+  const raw = report.raw as Record<
+    string,
+    { load: LoadSample; spansPerRequest?: number; cpuMicrosPerRequest: number }[]
+  >;
+  assert.deepEqual(Object.keys(raw).sort(), ["ceiling", "shipped"]);
+  for (const samples of Object.values(raw)) {
+    assert.ok(samples[0].load.requests > 0);
+    assert.equal(samples[0].load.errors, 0);
+    assert.ok(samples[0].cpuMicrosPerRequest > 0);
+  }
+  const spans = raw.shipped[0].spansPerRequest;
+  if (spans !== undefined) assert.ok(spans > 0, "the shipped setup exported no span");
+  assert.ok(report.headline["full path ÷ ceiling, shipped default sampling"]);
+  assert.equal(report.tables[0].rows.length, 2);
+});
+
+Deno.test("smoke: the gateway scenario measures every contender in all three modes without errors", async () => {
+  const report = await smoke("gateway");
+  const raw = report.raw as Record<string, { load: LoadSample }[]>;
+  for (const contender of ["direct", "gateway", "direct-stream", "gateway-stream"]) {
+    for (const mode of ["one-client", "fixed-rate", "max"]) {
+      const samples = raw[`${contender}/${mode}`];
+      assert.ok(samples, `${contender}/${mode} missing`);
+      assert.ok(samples[0].load.requests > 0);
+      assert.equal(samples[0].load.errors, 0);
+    }
+  }
+  assert.equal(report.tables.length, 3);
+});
+
+Deno.test("smoke: the streaming scenario times the first and last token through the gateway", async () => {
+  const report = await smoke("streaming");
+  const raw = report.raw as Record<string, { ttftP50: number; ttltP50: number }[]>;
+  for (const kind of ["direct", "gateway"]) {
+    const [s] = raw[kind];
+    assert.ok(s.ttftP50 > 0 && s.ttltP50 >= s.ttftP50, `${kind}: ${JSON.stringify(s)}`);
+  }
+});
+
+Deno.test("smoke: the tokenization scenario runs the tokenizer benchmark and includes its report", async () => {
+  const report = await smoke("tokenization");
+  assert.ok(report.appendix && report.appendix.length > 0);
+  assert.ok(report.headline["prose, ours (warm)"]);
+});
+
+Deno.test("smoke: the metrics scenario builds one series per model and tenant and renders them in both formats", async () => {
+  const report = await smoke("metrics");
+  const [table] = report.tables;
+  assert.deepEqual(table.rows.map((r) => r[0]), ["OpenMetrics", "text 0.0.4"]);
+  assert.match(table.title ?? "", /^100 series per model × tenant family/);
+});
+
+Deno.test("smoke: the cold-start scenario gets a priced answer from a fresh process", async () => {
+  const report = await smoke("cold-start");
+  const raw = report.raw as Record<string, number[]>;
+  assert.ok(raw.server.length === 1 && raw.server[0] > 0);
+  assert.ok(raw.bare.length === 1 && raw.bare[0] > 0);
+});
