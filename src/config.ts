@@ -34,6 +34,7 @@ const envSchema = z.object({
   MAX_BODY_BYTES: int(1024, 1 << 30).default(1 << 20),
   MAX_PROMPT_CHARS: int(1, 1 << 30).default(1 << 20),
   MAX_CONCURRENT_REQUESTS: int(1, 1_000_000).default(1024),
+  BODY_TIMEOUT_MS: int(1, 600_000).default(30_000),
   SIM_MODE: z.enum(["echo", "realistic"]).default("echo"),
   SIM_TTFT_MS: int(0, 600_000).default(200),
   SIM_TOKEN_MS: int(0, 60_000).default(20),
@@ -68,6 +69,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly maxPromptChars: number;
   readonly maxConcurrentRequests: number;
+  /** Longest time a client may take to send its request body (slow loris) → 408. */
+  readonly bodyTimeoutMs: number;
   readonly sim: {
     readonly mode: "echo" | "realistic";
     readonly ttftMs: number;
@@ -108,6 +111,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxBodyBytes: e.MAX_BODY_BYTES,
       maxPromptChars: e.MAX_PROMPT_CHARS,
       maxConcurrentRequests: e.MAX_CONCURRENT_REQUESTS,
+      bodyTimeoutMs: e.BODY_TIMEOUT_MS,
       sim: { mode: e.SIM_MODE, ttftMs: e.SIM_TTFT_MS, tokenMs: e.SIM_TOKEN_MS },
       upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

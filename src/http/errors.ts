@@ -10,6 +10,7 @@ export const ERROR_TYPES = {
   invalid_request: { http: 400, status: "bad_request" },
   unsupported_media_type: { http: 415, status: "bad_request" },
   payload_too_large: { http: 413, status: "bad_request" },
+  request_timeout: { http: 408, status: "bad_request" },
   unknown_model: { http: 400, status: "unknown_model" },
   protocol_mismatch: { http: 400, status: "bad_request" },
   unauthorized: { http: 401, status: "unauthorized" },

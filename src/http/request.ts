@@ -1,11 +1,20 @@
 /**
  * Reading a request safely: content type, a byte limit enforced while reading (a lying or absent
- * Content-Length cannot get past it), strict UTF-8 and JSON. Each failure is a documented ApiError.
+ * Content-Length cannot get past it), a deadline for the whole body (a client trickling it in,
+ * slow-loris style, would otherwise hold a concurrency slot for ever), strict UTF-8 and JSON.
+ * Each failure is a documented ApiError.
  */
 import { ApiError } from "./errors.ts";
 
-/** Reads the body as JSON within `maxBytes`. Throws 415, 413 or 400 as ApiError. */
-export async function readJsonBody(request: Request, maxBytes: number): Promise<unknown> {
+/** Default of `timeoutMs` in {@link readJsonBody} (BODY_TIMEOUT_MS). */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
+/** Reads the body as JSON within `maxBytes` and `timeoutMs`. Throws 415, 413, 408 or 400. */
+export async function readJsonBody(
+  request: Request,
+  maxBytes: number,
+  timeoutMs = DEFAULT_BODY_TIMEOUT_MS,
+): Promise<unknown> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new ApiError(
@@ -17,7 +26,7 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   }
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (declared > maxBytes) throw tooLarge(maxBytes);
-  const bytes = await readLimited(request, maxBytes);
+  const bytes = await readLimited(request, maxBytes, timeoutMs);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -43,14 +52,31 @@ function tooLarge(maxBytes: number): ApiError {
   );
 }
 
-async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
+async function readLimited(
+  request: Request,
+  maxBytes: number,
+  timeoutMs: number,
+): Promise<Uint8Array> {
   if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Reject before cancelling: a cancelled read resolves as a (short) end of the body.
+      reject(
+        new ApiError(
+          "request_timeout",
+          `request body not received within ${timeoutMs} ms (BODY_TIMEOUT_MS)`,
+        ),
+      );
+      reader.cancel().catch(() => {});
+    }, timeoutMs);
+  });
   try {
     while (true) {
-      const { done, value } = await reader.read();
+      const { done, value } = await Promise.race([reader.read(), deadline]);
       if (done) break;
       size += value.byteLength;
       if (size > maxBytes) {
@@ -65,6 +91,8 @@ async function readLimited(request: Request, maxBytes: number): Promise<Uint8Arr
       "invalid_json",
       `request body could not be read: ${(error as Error).message}`,
     );
+  } finally {
+    clearTimeout(timer);
   }
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);

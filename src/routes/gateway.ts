@@ -131,7 +131,11 @@ export function chatHandler(services: Services, api: ChatApi): (c: Context) => P
       // Demo mode: these bodies have no tenant field, so the tenant is the x-tenant-id header.
       call.tenant = principal?.tenant ??
         services.config.tenants.byRequestedId(headers.get("x-tenant-id") ?? undefined);
-      const raw = await readJsonBody(c.req.raw, services.config.maxBodyBytes);
+      const raw = await readJsonBody(
+        c.req.raw,
+        services.config.maxBodyBytes,
+        services.config.bodyTimeoutMs,
+      );
       const request = api.parse(raw);
       call.requestModel = request.model;
       call.maxTokens = request.maxTokens;

@@ -48,7 +48,11 @@ export function registerInferenceRoute(app: Hono, services: Services): void {
         const headers = c.req.raw.headers;
         const principal = authenticate(services, headers);
         if (principal) call.tenant = principal.tenant;
-        const raw = await readJsonBody(c.req.raw, services.config.maxBodyBytes);
+        const raw = await readJsonBody(
+          c.req.raw,
+          services.config.maxBodyBytes,
+          services.config.bodyTimeoutMs,
+        );
         const parsed = schema.safeParse(raw);
         if (!parsed.success) {
           if (!call.tenant) {
