@@ -165,7 +165,8 @@ Deno.test({
         const recording = (await groups()).find((g) => g.name === "inference_cost_recording");
         assert.ok(recording, "alerts/recording.rules.yml is not loaded");
         const at = Date.parse(recording.lastEvaluation);
-        return at > lastScrape ? at : undefined;
+        // lastScrape is when the scrape started; give its samples 2 s to be appended.
+        return at > lastScrape + 2000 ? at : undefined;
       });
       const ruleGroups = await eventually("every rule group evaluating", deadline, async () => {
         const all = await groups();
@@ -173,8 +174,11 @@ Deno.test({
       });
       assert.ok(ruleGroups.length >= 2, "no rule groups loaded from alerts/");
 
-      const end = Date.now() / 1000;
-      const start = Math.floor(trafficStart / 1000) - 60;
+      // Aligned to the step as Grafana aligns range queries (start down, end up), so the last
+      // step is not before the newest samples (a series recorded in the last seconds counts).
+      const step = SCRAPE_INTERVAL_SECONDS;
+      const end = Math.ceil(Date.now() / 1000 / step) * step;
+      const start = Math.floor((trafficStart / 1000 - 60) / step) * step;
       const base: Omit<QueryContext, "variables"> = {
         rangeSeconds: Math.ceil(end - start),
         intervalSeconds: SCRAPE_INTERVAL_SECONDS,
