@@ -38,10 +38,8 @@ export const DASHBOARD_TAGS = ["inference-cost-tracker", "generated"];
 export const UNIT = {
   usd: "currencyUSD",
   seconds: "s",
-  hours: "h",
   percent: "percentunit",
   requestsPerSecond: "reqps",
-  tokens: "count:tokens",
   tokensPerSecond: "count:tokens/s",
   spansPerSecond: "count:spans/s",
   errorsPerSecond: "count:errors/s",

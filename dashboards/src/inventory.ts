@@ -42,18 +42,14 @@ export function queryKey(q: Pick<PanelQuery, "dashboardUid" | "panelTitle" | "re
   return `${q.dashboardUid} / ${q.panelTitle} / ${q.refId}`;
 }
 
-function panelsOf(json: dashboard.Dashboard): dashboard.Panel[] {
-  const panels: dashboard.Panel[] = [];
-  for (const panel of json.panels ?? []) {
-    if (panel.type === "row") panels.push(...(panel as dashboard.RowPanel).panels);
-    else panels.push(panel as dashboard.Panel);
-  }
-  return panels;
-}
-
 /** The non-row panels of a dashboard, in layout order. */
 export function panels(json: dashboard.Dashboard): dashboard.Panel[] {
-  return panelsOf(json);
+  const found: dashboard.Panel[] = [];
+  for (const panel of json.panels ?? []) {
+    if (panel.type === "row") found.push(...(panel as dashboard.RowPanel).panels);
+    else found.push(panel as dashboard.Panel);
+  }
+  return found;
 }
 
 function sourceOf(type: string | undefined): QuerySource {
@@ -64,7 +60,7 @@ function sourceOf(type: string | undefined): QuerySource {
 /** Every panel query of a dashboard. Alert-group panels count as one Alertmanager query. */
 export function panelQueries(json: dashboard.Dashboard): PanelQuery[] {
   const out: PanelQuery[] = [];
-  for (const panel of panelsOf(json)) {
+  for (const panel of panels(json)) {
     const base = {
       dashboardUid: json.uid ?? "",
       dashboardTitle: json.title ?? "",
