@@ -46,6 +46,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
   OTEL_SERVICE_NAME: z.string().min(1).default("inference-cost-tracker"),
   OTEL_TRACES_EXPORTER: z.enum(["otlp", "console", "none"]).default("otlp"),
+  OTEL_DENO: flag.default(false),
+  OTEL_DENO_TRACING: flag.optional(),
 }).superRefine((env, ctx) => {
   if (env.BUDGET_STORE === "redis" && !env.REDIS_URL) {
     ctx.addIssue({
@@ -85,6 +87,11 @@ export interface Config {
   readonly serviceName: string;
   /** `otlp`: Deno's built-in exporter (with OTEL_DENO=true); `console`: spans printed to stdout. */
   readonly tracesExporter: "otlp" | "console" | "none";
+  /**
+   * Deno's own tracing is on (OTEL_DENO=true, OTEL_DENO_TRACING not false): its fetch then writes
+   * `traceparent` into every upstream call itself.
+   */
+  readonly denoFetchTracing: boolean;
 }
 
 /** Builds the configuration from an environment map. Throws {@link ConfigError} naming the setting. */
@@ -121,6 +128,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       logLevel: e.LOG_LEVEL,
       serviceName: e.OTEL_SERVICE_NAME,
       tracesExporter: e.OTEL_TRACES_EXPORTER,
+      denoFetchTracing: e.OTEL_DENO && e.OTEL_DENO_TRACING !== false,
     };
   } catch (error) {
     const kind = (error as Error).name;

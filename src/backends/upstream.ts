@@ -114,6 +114,12 @@ export interface ExchangeOptions {
   readonly timeoutMs: number;
   /** Aborted when the client goes away. */
   readonly clientSignal: AbortSignal;
+  /**
+   * Whether to write `traceparent` here. False when the runtime's own fetch instrumentation
+   * (Deno with OTEL_DENO=true) injects it for its fetch span, a child of this one: two values
+   * would be joined into one invalid header.
+   */
+  readonly injectTraceparent: boolean;
 }
 
 /** Replaces every occurrence of the provider's key in `text` (an upstream may echo it). */
@@ -165,7 +171,9 @@ export class UpstreamExchange {
       this.#controller.abort();
     }, timeoutMs);
     const ctx = this.span.spanContext();
-    const traceparent = `00-${ctx.traceId}-${ctx.spanId}-0${ctx.traceFlags & 1}`;
+    const propagation: Record<string, string> = this.#options.injectTraceparent
+      ? { traceparent: `00-${ctx.traceId}-${ctx.spanId}-0${ctx.traceFlags & 1}` }
+      : {};
     let response: Response;
     try {
       response = await context.with(
@@ -178,7 +186,7 @@ export class UpstreamExchange {
               ...this.#options.headers,
               "content-type": "application/json",
               accept: this.#options.stream ? "text/event-stream" : "application/json",
-              traceparent,
+              ...propagation,
             },
             body: this.#options.body,
             signal: this.#controller.signal,

@@ -358,6 +358,7 @@ async function proxy(turn: Turn, route: ModelRoute): Promise<Response> {
     stream: request.stream,
     timeoutMs,
     clientSignal: turn.clientSignal,
+    injectTraceparent: !services.config.denoFetchTracing,
   });
   let response: Response;
   try {
