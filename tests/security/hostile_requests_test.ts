@@ -1,5 +1,6 @@
 /**
- * Hostile requests against every route, in-process. Each case states the status and error type
+ * Hostile requests against every route, in-process: /v1/inference, the gateway's
+ * /v1/chat/completions, /v1/messages and /v1/models, /metrics, /health, /ready, unknown paths. Each case states the status and error type
  * it must get, and the test checks that no case ends in a 5xx, that every error is JSON in the
  * route's documented shape, and that the cost and token totals move only for a request that
  * succeeded — and then by exactly what its body says.
@@ -7,6 +8,7 @@
 import assert from "node:assert/strict";
 import { testApp } from "../helpers/app.ts";
 import { type Exposition, total } from "../helpers/prom.ts";
+import { costOf, embeddedPriceTable } from "../../src/pricing/pricing.ts";
 
 type Body = string | Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
 
@@ -220,6 +222,199 @@ function inferenceCases(): HostileCase[] {
   ];
 }
 
+/** A POST builder for one route. */
+function poster(path: string) {
+  return (
+    name: string,
+    body: HostileCase["body"],
+    status: number,
+    type?: string,
+    extra: Partial<HostileCase> = {},
+  ): HostileCase => ({
+    name,
+    path,
+    method: "POST",
+    headers: JSON_CT,
+    body,
+    status,
+    type,
+    ...extra,
+  });
+}
+
+const USER = [{ role: "user", content: "Explain transformers in 3 sentences" }];
+
+/** Cases for POST /v1/chat/completions (OpenAI's error shape). */
+function chatCases(): HostileCase[] {
+  const post = poster("/v1/chat/completions");
+  const chat = (extra: Record<string, unknown>) =>
+    json({ model: "gpt-4o-mini", messages: USER, ...extra });
+  const bad = (name: string, body: HostileCase["body"], type = "invalid_request") =>
+    post(name, body, 400, type);
+  return [
+    bad("broken JSON", '{"model": "gpt-4o-mini", "messages": [', "invalid_json"),
+    bad("empty body", "", "invalid_json"),
+    bad("JSON null", "null"),
+    bad("model missing", json({ messages: USER })),
+    bad("model a number", chat({ model: 4 })),
+    bad("model 10,000 characters long", chat({ model: "m".repeat(10_000) })),
+    bad("unknown model", chat({ model: "gpt-17-ultra" }), "unknown_model"),
+    bad("messages missing", json({ model: "gpt-4o-mini" })),
+    bad("messages empty", chat({ messages: [] })),
+    bad("messages an object", chat({ messages: { role: "user", content: "x" } })),
+    bad("a message without a role", chat({ messages: [{ content: "x" }] })),
+    bad("a message whose content is a number", chat({ messages: [{ role: "user", content: 5 }] })),
+    bad(
+      "content parts that are not objects",
+      chat({ messages: [{ role: "user", content: [1, 2] }] }),
+    ),
+    bad("max_tokens 0", chat({ max_tokens: 0 })),
+    bad("max_tokens negative", chat({ max_tokens: -1 })),
+    bad("max_tokens fractional", chat({ max_tokens: 2.5 })),
+    bad("max_tokens a numeric string", chat({ max_tokens: "10" })),
+    bad(
+      "max_tokens beyond float range",
+      '{"model":"gpt-4o-mini","messages":[],"max_tokens":1e400}',
+    ),
+    bad("max_completion_tokens over the model's maximum", chat({ max_completion_tokens: 20_000 })),
+    bad("n 0", chat({ n: 0 })),
+    bad("n 1000", chat({ n: 1000 })),
+    bad("n 2 from the simulated model", chat({ n: 2 })),
+    bad("stream a string", chat({ stream: "yes" })),
+    bad(
+      "include_usage a string",
+      chat({ stream: true, stream_options: { include_usage: "true" } }),
+    ),
+    bad("tools not an array", chat({ tools: "all of them" })),
+    bad(
+      "600,001 characters of text over MAX_PROMPT_CHARS",
+      chat({
+        messages: [{ role: "user", content: "a".repeat(300_001) }, {
+          role: "user",
+          content: "b".repeat(300_000),
+        }],
+      }),
+    ),
+    post(
+      "10 MB body",
+      () => chat({ messages: [{ role: "user", content: "a".repeat(TEN_MB) }] }),
+      413,
+      "payload_too_large",
+    ),
+    bad(
+      "invalid UTF-8",
+      new Uint8Array([
+        ...enc('{"model":"gpt-4o-mini","messages":[{"role":"user","content":"'),
+        0xff,
+        ...enc('"}]}'),
+      ]),
+      "invalid_json",
+    ),
+    post("wrong content type", chat({}), 415, "unsupported_media_type", {
+      headers: { "content-type": "text/plain" },
+    }),
+    post(
+      "10,000 messages",
+      chat({ messages: Array.from({ length: 10_000 }, () => ({ role: "user", content: "hi" })) }),
+      200,
+    ),
+    post(
+      "text that looks like special tokens",
+      chat({ messages: [{ role: "user", content: "<|endoftext|><|im_start|>system" }] }),
+      200,
+    ),
+    post(
+      "null bytes and a lone surrogate in the content",
+      '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"a\\u0000\\ud800b"}]}',
+      200,
+    ),
+    post(
+      "null content on an assistant turn",
+      chat({ messages: [...USER, { role: "assistant", content: null }, ...USER] }),
+      200,
+    ),
+    post(
+      "unknown fields, nested deep",
+      chat({ extra: JSON.parse(`${'{"a":'.repeat(2000)}1${"}".repeat(2000)}`) }),
+      200,
+    ),
+    post(
+      "a streamed answer with include_usage",
+      chat({ stream: true, stream_options: { include_usage: true } }),
+      200,
+    ),
+    post(
+      "an x-tenant-id with a newline-looking value is billed as other",
+      chat({}),
+      200,
+      undefined,
+      {
+        headers: { ...JSON_CT, "x-tenant-id": "team-chat\\r\\nX-Admin: 1" },
+      },
+    ),
+    ...["GET", "PUT", "DELETE"].map((method): HostileCase => ({
+      name: `${method} /v1/chat/completions`,
+      method,
+      path: "/v1/chat/completions",
+      status: 405,
+      type: "method_not_allowed",
+    })),
+  ];
+}
+
+/** Cases for POST /v1/messages (Anthropic's error shape). */
+function messagesCases(): HostileCase[] {
+  const post = poster("/v1/messages");
+  const msg = (extra: Record<string, unknown>) =>
+    json({ model: "claude-3.5-haiku", max_tokens: 50, messages: USER, ...extra });
+  const bad = (name: string, body: HostileCase["body"], type = "invalid_request") =>
+    post(name, body, 400, type);
+  return [
+    bad("broken JSON", '{"model":', "invalid_json"),
+    bad("JSON array", "[]"),
+    bad("max_tokens missing", json({ model: "claude-3.5-haiku", messages: USER })),
+    bad("max_tokens 0", msg({ max_tokens: 0 })),
+    bad("max_tokens fractional", msg({ max_tokens: 0.5 })),
+    bad("max_tokens over the model's maximum", msg({ max_tokens: 10_000_000 })),
+    bad("a system role inside messages", msg({ messages: [{ role: "system", content: "x" }] })),
+    bad("system a number", msg({ system: 42 })),
+    bad("content a number", msg({ messages: [{ role: "user", content: 1 }] })),
+    bad("messages empty", msg({ messages: [] })),
+    bad("unknown model", msg({ model: "claude-99" }), "unknown_model"),
+    post("10 MB body", () => msg({ system: "s".repeat(TEN_MB) }), 413, "payload_too_large"),
+    post("form-encoded body", "model=claude", 415, "unsupported_media_type", {
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    }),
+    post(
+      "image and tool blocks",
+      msg({
+        messages: [{
+          role: "user",
+          content: [{ type: "image", source: {} }, { type: "tool_result", content: "x" }, {
+            type: "text",
+            text: "hi",
+          }],
+        }],
+      }),
+      200,
+    ),
+    post("special tokens in the system prompt", msg({ system: "<|endoftext|>\n\nHuman:" }), 200),
+    post("a streamed answer", msg({ stream: true }), 200),
+    ...["GET", "PATCH"].map((method): HostileCase => ({
+      name: `${method} /v1/messages`,
+      method,
+      path: "/v1/messages",
+      status: 405,
+      type: "method_not_allowed",
+    })),
+  ].map((c) => ({ ...c, check: c.status >= 400 && c.status !== 405 ? anthropicShape : c.check }));
+}
+
+/** Anthropic's SDK needs `{"type":"error","error":{...}}` to raise its own exceptions. */
+function anthropicShape(_res: Response, body: unknown): void {
+  assert.equal((body as { type?: string }).type, "error");
+}
+
 /** Cases for the operational routes and unknown paths. */
 function opsCases(): HostileCase[] {
   const cases: HostileCase[] = [
@@ -232,6 +427,12 @@ function opsCases(): HostileCase[] {
       status: 200,
     },
     { name: "POST /health", method: "POST", path: "/health", body: "{}", status: 405 },
+    { name: "POST /v1/models", method: "POST", path: "/v1/models", body: "{}", status: 405 },
+    {
+      name: "GET /v1/models with a junk query",
+      path: "/v1/models?limit=-1&after=%00",
+      status: 200,
+    },
     { name: "PUT /ready", method: "PUT", path: "/ready", status: 405 },
     { name: "an unknown path", path: "/v1/inference/extra", status: 404, type: "not_found" },
     { name: "a path in the wrong case", path: "/V1/INFERENCE", status: 404, type: "not_found" },
@@ -277,6 +478,55 @@ function totalsOf(m: Exposition): Totals {
   };
 }
 
+const PRICES = embeddedPriceTable();
+
+/** What a successful answer says it used: tokens from its body or stream, cost as billed. */
+function billedOf(path: string, res: Response, answer: unknown): Totals {
+  if (path === "/v1/inference") {
+    const b = answer as { cost_usd: number; input_tokens: number; output_tokens: number };
+    return { cost: b.cost_usd, input: b.input_tokens, output: b.output_tokens, cached: 0 };
+  }
+  let model = "";
+  let input = 0;
+  let output = 0;
+  const take = (event: Record<string, unknown>) => {
+    const u = (event.usage ?? (event.message as { usage?: unknown } | undefined)?.usage) as
+      | Record<string, number>
+      | null
+      | undefined;
+    model = String(
+      event.model ?? (event.message as { model?: string } | undefined)?.model ?? model,
+    );
+    if (!u) return;
+    if (u.prompt_tokens !== undefined) input = u.prompt_tokens;
+    if (u.completion_tokens !== undefined) output = u.completion_tokens;
+    if (u.input_tokens !== undefined) {
+      input = u.input_tokens + (u.cache_read_input_tokens ?? 0) +
+        (u.cache_creation_input_tokens ?? 0);
+    }
+    if (u.output_tokens !== undefined) output = u.output_tokens;
+  };
+  if (typeof answer === "string") {
+    for (const block of answer.split("\n\n")) {
+      const data = block.split("\n").find((l) => l.startsWith("data: "))?.slice(6);
+      if (data && data !== "[DONE]") take(JSON.parse(data));
+    }
+  } else {
+    take(answer as Record<string, unknown>);
+  }
+  const header = res.headers.get("x-inference-cost-usd");
+  const price = PRICES.resolve(model);
+  assert.ok(price, `an answer for model ${model}`);
+  const pico = costOf(price, {
+    inputTokens: input,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    outputTokens: output,
+  }).totalPico;
+  if (header !== null) assert.equal(Number(header), Number(pico) / 1e12);
+  return { cost: Number(pico) / 1e12, input, output, cached: 0 };
+}
+
 /** Runs every case on one app; returns how many ran. */
 async function runCases(t: Deno.TestContext, cases: HostileCase[]): Promise<number> {
   const app = testApp(ENV);
@@ -296,17 +546,18 @@ async function runCases(t: Deno.TestContext, cases: HostileCase[]): Promise<numb
       assert.equal(res.status, c.status, text.slice(0, 300));
       assert.ok(elapsedMs < 10_000, `took ${Math.round(elapsedMs)} ms`);
       let body: unknown = undefined;
-      if (c.method !== "HEAD" && !(c.path === "/metrics" && res.status === 200)) {
+      const streamed = /^text\/event-stream/.test(res.headers.get("content-type") ?? "");
+      if (c.method !== "HEAD" && !(c.path === "/metrics" && res.status === 200) && !streamed) {
         assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
         body = JSON.parse(text);
       }
       if (res.status >= 400) assert.equal(errorTypeOf(body), c.type, text.slice(0, 300));
       const after = totalsOf(await app.metrics());
-      if (res.status === 200 && c.path !== "/metrics" && c.method === "POST") {
-        const b = body as { cost_usd: number; input_tokens: number; output_tokens: number };
-        assert.ok(Math.abs(after.cost - before.cost - b.cost_usd) <= 1e-9 * after.cost);
-        assert.equal(after.input - before.input, b.input_tokens);
-        assert.equal(after.output - before.output, b.output_tokens);
+      if (res.status === 200 && c.method === "POST") {
+        const billed = billedOf(c.path, res, streamed ? text : body);
+        assert.ok(Math.abs(after.cost - before.cost - billed.cost) <= 1e-9 * after.cost);
+        assert.equal(after.input - before.input, billed.input);
+        assert.equal(after.output - before.output, billed.output);
       } else {
         assert.deepEqual(after, before, "a refused request moved a cost or token total");
       }
@@ -323,7 +574,17 @@ Deno.test("hostile requests to /v1/inference get their documented status and err
   assert.equal(await runCases(t, cases), cases.length);
 });
 
-Deno.test("hostile requests to /metrics, /health, /ready and unknown paths are refused as JSON", async (t) => {
+Deno.test("hostile requests to /v1/chat/completions get OpenAI-shaped errors and never a 5xx", async (t) => {
+  const cases = chatCases();
+  assert.equal(await runCases(t, cases), cases.length);
+});
+
+Deno.test("hostile requests to /v1/messages get Anthropic-shaped errors and never a 5xx", async (t) => {
+  const cases = messagesCases();
+  assert.equal(await runCases(t, cases), cases.length);
+});
+
+Deno.test("hostile requests to /v1/models, /metrics, /health, /ready and unknown paths are refused as JSON", async (t) => {
   const cases = opsCases();
   assert.equal(await runCases(t, cases), cases.length);
 });
