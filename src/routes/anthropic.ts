@@ -34,9 +34,11 @@ export const renderAnthropicError: ErrorRenderer = (error, requestId) =>
     headers: { ...error.headers, "x-request-id": requestId, "request-id": requestId },
   });
 
-// Details come after `type`, so a passed-through upstream error keeps the provider's own type.
+// Details come after `type`, so a passed-through upstream error keeps the provider's own type;
+// `param` is an OpenAI field this shape does not have.
 function anthropicErrorBody(error: ApiError) {
-  return { type: "error", error: { type: error.type, message: error.message, ...error.details } };
+  const { param: _param, ...details } = error.details;
+  return { type: "error", error: { type: error.type, message: error.message, ...details } };
 }
 
 const block = z.object({ type: z.string(), text: z.string().optional() }).loose();
