@@ -275,7 +275,8 @@ Deno.test("errors on /v1/messages use Anthropic's shape so the SDK raises its us
     }).catch((e) => e);
     assert.ok(unknown instanceof Anthropic.BadRequestError);
     assert.equal(unknown.type, "unknown_model");
-    assert.equal(unknown.error.error.param, undefined, "no OpenAI fields in Anthropic's shape");
+    const body = unknown.error as { error: Record<string, unknown> };
+    assert.equal(body.error.param, undefined, "no OpenAI fields in Anthropic's shape");
 
     const res = await fetch(`${gateway.url}/v1/messages`, {
       method: "POST",
