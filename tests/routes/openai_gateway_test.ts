@@ -494,3 +494,28 @@ Deno.test("the exposition served on /metrics agrees with the registry", async ()
     assertReportedUsage(parseExposition(await res.text()));
   });
 });
+
+Deno.test("a stream holds its concurrency slot until it ends, then gives it back", async () => {
+  await withGateway(async ({ client, fake }) => {
+    fake.behaviour = { mode: "stall", chunks: 1 };
+    const stream = await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: MESSAGES,
+      stream: true,
+    });
+    const iterator = stream[Symbol.asyncIterator]();
+    await iterator.next();
+    const refused = await client.chat.completions.create({ model: "gpt-4o", messages: MESSAGES })
+      .catch((e) => e);
+    assert.ok(refused instanceof OpenAI.APIError);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.type, "overloaded");
+    await iterator.return?.();
+    fake.behaviour = { mode: "ok" };
+    await eventually("the slot is given back", async () => {
+      const next = await client.chat.completions.create({ model: "gpt-4o", messages: MESSAGES })
+        .catch((e) => e);
+      return !(next instanceof Error);
+    });
+  }, { MAX_CONCURRENT_REQUESTS: "1" });
+});
