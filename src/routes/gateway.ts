@@ -7,7 +7,7 @@
  * /metrics.
  */
 import type { Context } from "hono";
-import { ApiError, type ErrorType } from "../http/errors.ts";
+import { ApiError } from "../http/errors.ts";
 import { readJsonBody } from "../http/request.ts";
 import {
   authenticate,
@@ -23,19 +23,19 @@ import { counterFor } from "../usage/counting.ts";
 import { countChatTokens, type TokenCounter } from "../tokens/count.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";
 import { formatUsd } from "../pricing/money.ts";
-import { ATTR, type UpstreamErrorKind } from "../telemetry/names.ts";
-import type { ChatMessage, ReportedUsage } from "../backends/types.ts";
-import type { ModelRoute, Provider } from "../backends/providers.ts";
+import { ATTR } from "../telemetry/names.ts";
+import type { ChatMessage } from "../backends/types.ts";
+import type { ModelRoute } from "../backends/providers.ts";
 import { readSseEvents, SseIdleTimeout } from "../backends/sse.ts";
 import {
   ClientGone,
-  redactKey,
-  type StreamReader,
   type StreamStep,
   UpstreamError,
   UpstreamExchange,
   type UpstreamProtocol,
 } from "../backends/upstream.ts";
+import { clientClosed, localUsage, recordContent, type Turn, upstreamFailed } from "./chat_turn.ts";
+import { relay } from "./stream_relay.ts";
 
 /** Largest max_tokens accepted before the model's own limit is checked. */
 export const MAX_TOKENS_CEILING = 1_000_000;
@@ -89,37 +89,6 @@ export interface ChatApi {
   parse(raw: unknown): ChatRequest;
   /** An error event in the API's stream shape, sent before closing a broken stream. */
   streamErrorFrame(error: ApiError): string;
-}
-
-/** Everything one chat turn carries through the helpers below. */
-interface Turn {
-  readonly services: Services;
-  readonly api: ChatApi;
-  readonly call: InferenceCall;
-  readonly request: ChatRequest;
-  readonly counter: TokenCounter;
-  readonly promptTokens: number;
-  readonly maxOutput: number;
-  readonly clientSignal: AbortSignal;
-  readonly clientHeaders: Headers;
-}
-
-/** The upstream side of a turn as the relay sees it: a real exchange or the simulated model. */
-interface Leg {
-  failure(error: unknown, fallback: UpstreamErrorKind): Error;
-  end(failure?: UpstreamErrorKind | "client_closed", usage?: ReportedUsage, model?: string): void;
-  abort(): void;
-}
-
-/** A stream being relayed to the client. */
-interface StreamSource {
-  readonly steps: AsyncGenerator<StreamStep>;
-  readonly usageSource: UsageSource;
-  readonly reader: Pick<StreamReader, "usage" | "inputUsage" | "finished" | "model">;
-  readonly leg: Leg;
-  readonly fallbackModel: string;
-  /** The upstream provider, or undefined for the simulated model. */
-  readonly provider?: Provider;
 }
 
 /** The handler of one chat route. */
@@ -237,31 +206,11 @@ function admitModel(
   return route;
 }
 
-function localUsage(inputTokens: number, outputTokens: number): TokenUsage {
-  return { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens };
-}
-
 /** Response headers of a finished, non-streamed call: remaining budget and the exact cost. */
 function finishedHeaders(call: InferenceCall, record: UsageRecord): Record<string, string> {
   const headers = budgetHeaders(call);
   if (record.costPico !== null) headers["x-inference-cost-usd"] = formatUsd(record.costPico);
   return headers;
-}
-
-function recordContent(turn: Turn, text: string): void {
-  if (turn.services.config.traceContent) turn.call.span.setAttribute(ATTR.completion, text);
-}
-
-/** The client left before anything was sent: the prompt was processed, so it is billed. */
-async function clientClosed(turn: Turn): Promise<Response> {
-  await turn.call.finish({
-    usage: localUsage(turn.promptTokens, 0),
-    usageSource: "estimated",
-    tokenCountMethod: turn.counter.method,
-    status: "client_closed",
-    errorType: "client_closed",
-  });
-  return new Response(null, { status: 499 });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -429,205 +378,5 @@ async function proxy(turn: Turn, route: ModelRoute): Promise<Response> {
     leg: exchange,
     fallbackModel: upstreamModel,
     provider,
-  });
-}
-
-/** A failure before anything reached the client: a JSON error in the API's shape, or 499. */
-async function upstreamFailed(
-  turn: Turn,
-  leg: Leg,
-  provider: Provider | undefined,
-  error: unknown,
-): Promise<Response> {
-  const failure = leg.failure(error, "protocol");
-  if (failure instanceof ClientGone) {
-    leg.end("client_closed");
-    return await clientClosed(turn);
-  }
-  if (!(failure instanceof UpstreamError)) throw failure;
-  leg.end(failure.kind);
-  turn.call.upstreamErrorKind = failure.kind;
-  throw toApiError(failure, turn.api.upstream, provider);
-}
-
-/** The client-facing error for an upstream failure. */
-function toApiError(
-  failure: UpstreamError,
-  protocol: UpstreamProtocol,
-  provider: Provider | undefined,
-): ApiError {
-  const details = provider ? { provider: provider.name } : {};
-  if (failure.kind === "timeout") return new ApiError("upstream_timeout", failure.message, details);
-  if (failure.kind !== "status_4xx" || !provider || failure.status === undefined) {
-    return new ApiError("upstream_error", failure.message, details);
-  }
-  // A 4xx is passed through with its status and the provider's error type, code and message,
-  // so the client's SDK raises what it would have raised against the provider itself. Every
-  // string is scrubbed of the provider's key, which some providers echo in part or whole.
-  const status = failure.status;
-  const fields = protocol.errorFields(failure.body);
-  const credentials = status === 401 || status === 403;
-  const type: ErrorType = status === 429
-    ? "rate_limited"
-    : credentials
-    ? "upstream_error"
-    : "invalid_request";
-  const message = credentials
-    ? `provider "${provider.name}" refused the gateway's credentials for it (HTTP ${status}); the gateway's provider key needs fixing, not your API key`
-    : redactKey(fields.message ?? failure.message, provider);
-  const passed: Record<string, unknown> = { ...details };
-  if (fields.type) passed.type = redactKey(fields.type, provider);
-  if (fields.code !== undefined && fields.code !== null) {
-    passed.code = typeof fields.code === "string" ? redactKey(fields.code, provider) : fields.code;
-  }
-  if (fields.param) passed.param = redactKey(fields.param, provider);
-  const retryAfter = failure.headers?.get("retry-after");
-  return new ApiError(
-    type,
-    message,
-    passed,
-    retryAfter ? { "Retry-After": retryAfter } : {},
-    status,
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Relaying a stream
-
-/**
- * Relays a stream to the client. The first event is awaited before the response starts, so a
- * failure before any byte is still a proper JSON error; after that each event is forwarded as it
- * arrives and nothing is ever retried. The one usage record is written exactly once: at the end
- * marker (before the last frame goes out), when the client leaves, or when the upstream breaks.
- */
-async function relay(turn: Turn, source: StreamSource): Promise<Response> {
-  const { call, api, counter, promptTokens } = turn;
-  const { reader, leg } = source;
-  let first: IteratorResult<StreamStep>;
-  try {
-    first = await source.steps.next();
-    if (first.done) throw new UpstreamError("protocol", "the stream ended before its first event");
-  } catch (error) {
-    return await upstreamFailed(turn, leg, source.provider, error);
-  }
-
-  let pending: StreamStep | undefined = first.value;
-  let text = "";
-  let ttftSeconds: number | undefined;
-  let providerError: string | undefined;
-  let settled = false;
-  const encoder = new TextEncoder();
-
-  const settle = async (ending: "ok" | "client_closed" | "mid_stream") => {
-    if (settled) return;
-    settled = true;
-    const reported = reader.usage();
-    const partial = reader.inputUsage() ?? localUsage(promptTokens, 0);
-    // The provider's complete usage wins whenever it arrived; otherwise the prompt (as the
-    // provider reported it, or counted here) plus the text streamed so far, marked estimated.
-    const usage = reported ?? { ...partial, outputTokens: counter.count(text) };
-    const usageSource: UsageSource = reported ? source.usageSource : "estimated";
-    if (ending === "mid_stream") call.upstreamErrorKind = "mid_stream";
-    leg.end(ending === "ok" ? undefined : ending, reported, reader.model());
-    recordContent(turn, text);
-    await call.finish({
-      usage,
-      usageSource,
-      tokenCountMethod: usageSource === "provider" ? "exact" : counter.method,
-      status: ending === "ok"
-        ? "ok"
-        : ending === "client_closed"
-        ? "client_closed"
-        : "upstream_error",
-      errorType: ending === "ok"
-        ? undefined
-        : ending === "client_closed"
-        ? "client_closed"
-        : "upstream_error",
-      responseModel: reader.model() ?? source.fallbackModel,
-      timeToFirstTokenSeconds: ttftSeconds,
-    });
-  };
-
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        while (!settled) {
-          let step = pending;
-          pending = undefined;
-          if (!step) {
-            const next = await source.steps.next();
-            if (settled) return;
-            if (next.done) {
-              if (reader.finished() && providerError === undefined) {
-                await settle("ok");
-              } else {
-                const forwarded = providerError !== undefined;
-                await settle("mid_stream");
-                if (!forwarded) {
-                  const error = new ApiError("upstream_error", "the provider's stream ended early");
-                  controller.enqueue(encoder.encode(api.streamErrorFrame(error)));
-                }
-              }
-              controller.close();
-              return;
-            }
-            step = next.value;
-          }
-          text += step.text;
-          if (step.errorMessage !== undefined) providerError = step.errorMessage;
-          if (step.final) {
-            await settle(providerError === undefined ? "ok" : "mid_stream");
-            if (step.frame) controller.enqueue(encoder.encode(step.frame));
-            controller.close();
-            void source.steps.return(undefined).catch(() => {});
-            return;
-          }
-          if (step.frame) {
-            if (ttftSeconds === undefined && step.text) ttftSeconds = call.elapsedSeconds();
-            controller.enqueue(encoder.encode(step.frame));
-            return;
-          }
-        }
-      } catch (error) {
-        if (settled) return;
-        const failure = leg.failure(error, "mid_stream");
-        if (failure instanceof ClientGone) {
-          await settle("client_closed");
-          controller.close();
-          return;
-        }
-        if (!(failure instanceof UpstreamError)) {
-          turn.services.logger.error("stream relay failed", {
-            request_id: call.requestId,
-            error: failure.message,
-          });
-        }
-        await settle("mid_stream");
-        const message = failure instanceof UpstreamError
-          ? `${failure.message}; the response is incomplete`
-          : "the response is incomplete";
-        controller.enqueue(
-          encoder.encode(api.streamErrorFrame(new ApiError("upstream_error", message))),
-        );
-        controller.close();
-      }
-    },
-    async cancel() {
-      leg.abort();
-      await settle("client_closed");
-      void source.steps.return(undefined).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
-
-  return new Response(stream, {
-    status: 200,
-    headers: {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      // Tells a buffering reverse proxy (nginx) to pass each event on at once.
-      "x-accel-buffering": "no",
-      ...budgetHeaders(call),
-    },
   });
 }
