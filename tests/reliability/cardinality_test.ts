@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import client from "prom-client";
 import { testApp } from "../helpers/app.ts";
 import { parseExposition } from "../helpers/prom.ts";
+import { withJsonFile } from "../helpers/files.ts";
 import { renderMetrics } from "../../src/telemetry/exposition.ts";
 import { REQUEST_STATUSES, UPSTREAM_ERROR_KINDS } from "../../src/telemetry/names.ts";
 import { BUDGET_WINDOWS, OTHER_TENANT } from "../../src/tenants/tenants.ts";
@@ -83,9 +84,12 @@ function observe(metric: client.Histogram<string>, labels: Record<string, string
   }
 }
 
-Deno.test("the worst-case exposition of the default configuration stays under the shipped sample_limit", async () => {
-  const limit = await shippedSampleLimit();
-  const t = testApp({ LOG_LEVEL: "silent" });
+/**
+ * The sample count of the exposition when every label of every metric takes every value its
+ * closed set allows: the most series the configuration `env` can ever produce.
+ */
+async function worstCaseSamples(env: Record<string, string>, accept: string): Promise<number> {
+  const t = testApp({ LOG_LEVEL: "silent", ...env });
   const { config } = t.services;
   // Every value each label can take: the closed sets the server maps client input onto.
   const domains: Record<string, readonly string[]> = {
@@ -93,7 +97,7 @@ Deno.test("the worst-case exposition of the default configuration stays under th
     tenant: [...config.tenants.tenants.map((x) => x.id), OTHER_TENANT],
     status: REQUEST_STATUSES,
     kind: UPSTREAM_ERROR_KINDS,
-    provider: ["simulated"],
+    provider: ["simulated", ...config.providers.providers.map((p) => p.name)],
     window: BUDGET_WINDOWS,
     version: [config.prices.version],
   };
@@ -116,10 +120,45 @@ Deno.test("the worst-case exposition of the default configuration stays under th
       else if (metric instanceof client.Gauge) metric.set(labels, 1);
     }
   }
+  const [body] = await renderMetrics(t.services.metrics.registry, accept);
+  return parseExposition(body).samples.length;
+}
+
+Deno.test("the worst-case exposition of the default configuration stays under the shipped sample_limit", async () => {
+  const limit = await shippedSampleLimit();
   for (const accept of ["text/plain", "application/openmetrics-text"]) {
-    const [body] = await renderMetrics(t.services.metrics.registry, accept);
-    const samples = parseExposition(body).samples.length;
+    const samples = await worstCaseSamples({}, accept);
     console.log(`worst-case exposition (${accept}): ${samples} samples; sample_limit ${limit}`);
     assert.ok(samples < limit, `${samples} samples ≥ sample_limit ${limit}`);
   }
+});
+
+Deno.test("each configured tenant adds a bounded number of series: how many tenants the sample_limit fits", async () => {
+  const limit = await shippedSampleLimit();
+  const tenants = (n: number) => ({
+    tenants: [
+      { id: "default", hourly_alert_threshold_usd: 25 },
+      ...Array.from({ length: n }, (_, i) => ({
+        id: `tenant-${i}`,
+        hourly_alert_threshold_usd: 10,
+        budgets: { hour: 1, day: 10, month: 100 },
+      })),
+    ],
+  });
+  const base = await withJsonFile(
+    tenants(0),
+    (path) => worstCaseSamples({ TENANTS_FILE: path }, "text/plain"),
+  );
+  const with50 = await withJsonFile(
+    tenants(50),
+    (path) => worstCaseSamples({ TENANTS_FILE: path }, "text/plain"),
+  );
+  const perTenant = (with50 - base) / 50;
+  assert.equal(Number.isInteger(perTenant), true, "every tenant adds the same number");
+  const fits = Math.floor((limit - base) / perTenant);
+  console.log(
+    `each tenant with hour, day and month budgets adds ${perTenant} samples at worst; ` +
+      `sample_limit ${limit} fits ${fits} such tenants with the shipped price table`,
+  );
+  assert.ok(fits >= 100, `only ${fits} tenants fit under sample_limit ${limit}`);
 });
