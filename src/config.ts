@@ -16,6 +16,20 @@ import {
   type ProviderDirectory,
 } from "./backends/providers.ts";
 
+/** The standard OTEL_TRACES_SAMPLER values. */
+export const TRACES_SAMPLERS = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+] as const;
+/** One of {@link TRACES_SAMPLERS}. */
+export type TracesSampler = typeof TRACES_SAMPLERS[number];
+/** The OTLP/HTTP encodings the span exporter speaks (gRPC is not supported). */
+export const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
+
 /** A setting that does not validate; the message names it. */
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -48,6 +62,12 @@ const envSchema = z.object({
   OTEL_TRACES_EXPORTER: z.enum(["otlp", "console", "none"]).default("otlp"),
   OTEL_DENO: flag.default(false),
   OTEL_DENO_TRACING: flag.optional(),
+  OTEL_TRACES_SAMPLER: z.enum(TRACES_SAMPLERS).default("parentbased_always_on"),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(OTLP_PROTOCOLS).default("http/protobuf"),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(OTLP_PROTOCOLS).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
 }).superRefine((env, ctx) => {
   if (env.BUDGET_STORE === "redis" && !env.REDIS_URL) {
     ctx.addIssue({
@@ -85,8 +105,18 @@ export interface Config {
   readonly traceContent: boolean;
   readonly logLevel: "debug" | "info" | "warn" | "error" | "silent";
   readonly serviceName: string;
-  /** `otlp`: Deno's built-in exporter (with OTEL_DENO=true); `console`: spans printed to stdout. */
+  /** `otlp`: exported over OTLP (see telemetry/otel.ts for when); `console`: spans on stdout. */
   readonly tracesExporter: "otlp" | "console" | "none";
+  /** OTEL_TRACES_SAMPLER (default parentbased_always_on: every request traced). */
+  readonly tracesSampler: TracesSampler;
+  /** OTEL_TRACES_SAMPLER_ARG: the ratio of the `traceidratio` samplers, 0…1. */
+  readonly tracesSamplerArg: number;
+  /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL. */
+  readonly otlpTracesProtocol: typeof OTLP_PROTOCOLS[number];
+  /** OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set: spans are wanted. */
+  readonly otlpEndpointConfigured: boolean;
+  /** OTEL_DENO=true: Deno's telemetry is on. */
+  readonly denoTelemetry: boolean;
   /**
    * Deno's own tracing is on (OTEL_DENO=true, OTEL_DENO_TRACING not false): its fetch then writes
    * `traceparent` into every upstream call itself.
@@ -128,6 +158,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       logLevel: e.LOG_LEVEL,
       serviceName: e.OTEL_SERVICE_NAME,
       tracesExporter: e.OTEL_TRACES_EXPORTER,
+      tracesSampler: e.OTEL_TRACES_SAMPLER,
+      tracesSamplerArg: e.OTEL_TRACES_SAMPLER_ARG,
+      otlpTracesProtocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL,
+      otlpEndpointConfigured: e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
+        e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined,
+      denoTelemetry: e.OTEL_DENO,
       denoFetchTracing: e.OTEL_DENO && e.OTEL_DENO_TRACING !== false,
     };
   } catch (error) {

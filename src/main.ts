@@ -40,6 +40,7 @@ function main(): void {
         models: config.prices.models.size,
         tenants: config.tenants.tenants.length,
         auth: config.tenants.keysConfigured ? "api_keys" : "demo",
+        traces: tracing.pipeline,
       });
     },
   }, app.fetch);

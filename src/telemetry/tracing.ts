@@ -48,6 +48,8 @@ export function exemplarTraceId(span: Span): string | undefined {
 
 /** Writes the record onto the span and sets its status. Prompt text is never added here. */
 export function recordToSpan(span: Span, record: UsageRecord, pricingVersion: string): void {
+  // An unsampled span records nothing: skip building its attributes (hot path when sampling).
+  if (!span.isRecording()) return;
   span.setAttributes({
     [ATTR.operationName]: record.operation,
     [ATTR.providerName]: record.provider,

@@ -45,7 +45,7 @@ Deno.test("smoke: the ceiling scenario serves both contenders and the full path'
   }
   const spans = raw.shipped[0].spansPerRequest;
   if (spans !== undefined) assert.ok(spans > 0, "the shipped setup exported no span");
-  assert.ok(report.headline["full path ÷ ceiling, shipped default sampling"]);
+  assert.ok(report.headline["full path ÷ ceiling, shipped default (every request traced), req/s"]);
   assert.equal(report.tables[0].rows.length, 2);
 });
 
