@@ -30,7 +30,7 @@ Deno.test("SIGTERM under load: in-flight requests complete, new ones are refused
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     SIM_MODE: "realistic",
-    SIM_TTFT_MS: "1500",
+    SIM_TTFT_MS: "3000",
     SIM_TOKEN_MS: "2",
     SHUTDOWN_TIMEOUT_MS: "20000",
   });
@@ -82,7 +82,7 @@ Deno.test("SIGTERM under load: in-flight requests complete, new ones are refused
     running = false;
     await Promise.all(clients);
 
-    // The first wave (each client's first request, 1.5 s long) is what the gauge showed in flight
+    // The first wave (each client's first request, 3 s long) is what the gauge showed in flight
     // at the signal: every one completed with a full body.
     const inFlight = outcomes.filter((o) => o.n < CLIENTS);
     assert.equal(inFlight.length, CLIENTS);

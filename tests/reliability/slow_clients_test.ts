@@ -53,7 +53,7 @@ function post(body = BODY, headers = ""): string {
     `Content-Length: ${encoder.encode(body).length}\r\n${headers}Connection: close\r\n\r\n${body}`;
 }
 
-/** 20 ordinary requests, answered 200 within a second each. */
+/** 20 ordinary requests, each answered 200 promptly. */
 async function othersAreServed(server: RunningServer): Promise<void> {
   for (let i = 0; i < 20; i++) {
     const started = performance.now();
@@ -64,7 +64,8 @@ async function othersAreServed(server: RunningServer): Promise<void> {
     });
     assert.equal(res.status, 200);
     assert.equal((await res.json()).input_tokens, 6);
-    assert.ok(performance.now() - started < 1000, "an ordinary request was slow");
+    // Generous for a loaded CI machine; a client blocked behind the abusers would wait for ever.
+    assert.ok(performance.now() - started < 3000, "an ordinary request was slow");
   }
 }
 
