@@ -145,7 +145,9 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     labelNames: ["tenant", "window"] as const,
     registers,
   });
-  const budgetedTenants = deps.tenants.tenants.filter((t) => Object.keys(t.budgetsPico).length > 0);
+  // Every tenant a request can be billed as: the configured ones and `other`.
+  const billable = [...deps.tenants.tenants, deps.tenants.other];
+  const budgetedTenants = billable.filter((t) => Object.keys(t.budgetsPico).length > 0);
   for (const tenant of budgetedTenants) {
     for (const window of BUDGET_WINDOWS) {
       const limit = tenant.budgetsPico[window];
@@ -176,6 +178,18 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       });
     },
   });
+
+  // Start every billable tenant × priced model series at zero. A counter whose first scrape
+  // already holds a request's cost hides that cost from rate()/increase(): Prometheus has no
+  // earlier sample to compare with, so a tenant's first expensive burst would be invisible to
+  // the cost alerts.
+  for (const tenant of billable) {
+    for (const model of deps.prices.models.keys()) {
+      const labels = { model, tenant: tenant.id };
+      for (const c of [costUsd, inputTokens, outputTokens, cachedInputTokens]) c.inc(labels, 0);
+      requests.inc({ ...labels, status: "ok" }, 0);
+    }
+  }
 
   registerProcessMetrics(registers[0]);
 

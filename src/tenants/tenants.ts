@@ -39,6 +39,8 @@ export interface Principal {
 export interface TenantDirectory {
   /** Configured tenants (without `other`), in file order. */
   readonly tenants: readonly Tenant[];
+  /** The tenant unknown ids are billed as: `other`, with the default tenant's settings. */
+  readonly other: Tenant;
   /** True when at least one API key is configured: keys then decide the tenant. */
   readonly keysConfigured: boolean;
   /** The tenant to bill in demo mode for a client-supplied id: configured, or `other`. */
@@ -139,6 +141,7 @@ export function buildTenantDirectory(raw: unknown, source = "tenants"): TenantDi
   const other: Tenant = { ...fallback, id: OTHER_TENANT };
   return {
     tenants,
+    other,
     keysConfigured: keys.length > 0,
     byRequestedId: (id) => (id !== undefined && byId.get(id)) || other,
     authenticate(key) {

@@ -22,9 +22,6 @@ import {
 
 /** Queries that return nothing on this stack by design, with the reason. */
 const EMPTY_BY_DESIGN: Record<string, string> = {
-  "ict-cost-overview / Input, output and cached tokens / C":
-    "no prompt-cache reads: the simulated backend reports no cached tokens, and " +
-    "inference_cached_input_tokens_total appears only at the first one",
   "ict-cost-overview / Upstream errors by provider and kind / A":
     "no upstream provider is configured: the simulated backend serves every request, so " +
     "inference_upstream_errors_total has no series",

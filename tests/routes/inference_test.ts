@@ -112,7 +112,7 @@ Deno.test("an unknown model is rejected with 400 unknown_model and no cost or to
   assert.equal(total(m, "inference_cost_usd_total"), 0);
   assert.equal(total(m, "inference_input_tokens_total"), 0);
   assert.deepEqual(
-    find(m, "inference_requests_total").map((s) => s.labels),
+    find(m, "inference_requests_total").filter((s) => s.value > 0).map((s) => s.labels),
     [{ model: "unknown", tenant: "team-search", status: "unknown_model" }],
   );
   assert.equal(t.exporter.getFinishedSpans()[0].status.code, 2); // ERROR
@@ -140,10 +140,33 @@ Deno.test("client-chosen model and tenant strings never become label values", as
     await t.post("/v1/inference", { ...EXAMPLE, model: `m-${i}`, tenant: `t-${i}` });
   }
   const m = await t.metrics();
-  const models = new Set(find(m, "inference_requests_total").map((s) => s.labels.model));
-  const tenants = new Set(find(m, "inference_requests_total").map((s) => s.labels.tenant));
-  assert.deepEqual([...models], ["unknown"]);
-  assert.deepEqual([...tenants], ["other"]);
+  const allowedModels = new Set([...t.services.prices.models.keys(), "unknown"]);
+  const allowedTenants = new Set(["team-search", "team-chat", "team-internal", "default", "other"]);
+  const series = m.samples.filter((s) => s.name.startsWith("inference_"));
+  for (const s of series) {
+    if (s.labels.model !== undefined) assert.ok(allowedModels.has(s.labels.model), s.labels.model);
+    if (s.labels.tenant !== undefined) {
+      assert.ok(allowedTenants.has(s.labels.tenant), s.labels.tenant);
+    }
+  }
+  assert.equal(
+    total(m, "inference_requests_total", { model: "unknown", tenant: "other", status: "ok" }),
+    50,
+  );
+});
+
+Deno.test("every billable tenant and priced model starts at zero, so rate() sees the first request", async () => {
+  const t = testApp();
+  const m = await t.metrics();
+  for (const tenant of ["team-search", "team-chat", "team-internal", "default", "other"]) {
+    for (const model of t.services.prices.models.keys()) {
+      for (const name of ["inference_cost_usd_total", "inference_input_tokens_total"]) {
+        const found = find(m, name, { model, tenant });
+        assert.equal(found.length, 1, `${name} ${model} ${tenant}`);
+        assert.equal(found[0].value, 0);
+      }
+    }
+  }
 });
 
 Deno.test("bad input gets a JSON error with the right status and moves no cost or token", async () => {
@@ -361,3 +384,22 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promi
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+Deno.test("other is held to and exports the default tenant's budgets", async () => {
+  const tenants = {
+    tenants: [{ id: "default", hourly_alert_threshold_usd: 25, budgets: { day: 0.001 } }],
+  };
+  await withJsonFile(tenants, async (path) => {
+    const t = testApp({ TENANTS_FILE: path });
+    const ok = await t.post("/v1/inference", { prompt: "hi", max_tokens: 100, tenant: "walk-in" });
+    const cost = (await ok.json()).cost_usd;
+    const m = await t.metrics();
+    assert.equal(total(m, "inference_budget_limit_usd", { tenant: "other", window: "day" }), 0.001);
+    assert.equal(total(m, "inference_budget_spent_usd", { tenant: "other", window: "day" }), cost);
+    assert.equal(
+      total(m, "inference_budget_limit_usd", { tenant: "default", window: "day" }),
+      0.001,
+    );
+    assert.equal(total(m, "inference_budget_spent_usd", { tenant: "default", window: "day" }), 0);
+  });
+});
