@@ -219,7 +219,11 @@ Deno.test("prometheus runs with exemplar storage, the lifecycle API and the OTLP
 
 Deno.test("the spike simulation runs only under the spike profile", () => {
   assert.deepEqual(services.spike.profiles, ["spike"]);
-  assert.deepEqual(services.spike.command, ["task", "spike"]);
+  assert.deepEqual(services.spike.command, ["task", "spike", "--verify"]);
+  assert.equal(
+    services.spike.environment?.SPIKE_ALLOW_HOSTS,
+    "app,prometheus,alertmanager,alert-receiver",
+  );
   const profiled = Object.entries(services).filter(([, s]) => s.profiles).map(([name]) => name);
   assert.deepEqual(profiled, ["spike"]);
 });
