@@ -1,7 +1,7 @@
 /**
  * The alert rules as a package: promtool accepts every rule file and passes every test file, each
  * rule file has its test file, every alert carries what an on-call person needs, and every alert
- * is tested in each situation issue 6 lists (firing, silent, just before its `for`, absent data,
+ * is tested in each situation that matters (firing, silent, just before its `for`, absent data,
  * real scrape labels, a counter reset, two replicas, a tenant on the default threshold).
  */
 import assert from "node:assert/strict";

@@ -1,6 +1,6 @@
 /**
  * Each component's own validator run on the committed config files (and on their native renders),
- * plus the settings issue 5 asks for, read from the parsed files.
+ * plus the settings the stack depends on, read from the parsed files.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
