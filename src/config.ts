@@ -66,6 +66,9 @@ const envSchema = z.object({
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(OTLP_PROTOCOLS).default("http/protobuf"),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(OTLP_PROTOCOLS).optional(),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: int(1, 100_000).default(64),
+  OTEL_BSP_SCHEDULE_DELAY: int(0, 600_000).default(1000),
+  OTEL_BSP_MAX_QUEUE_SIZE: int(1, 1_000_000).default(2048),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
 }).superRefine((env, ctx) => {
@@ -113,6 +116,12 @@ export interface Config {
   readonly tracesSamplerArg: number;
   /** OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL. */
   readonly otlpTracesProtocol: typeof OTLP_PROTOCOLS[number];
+  /** The SDK batch processor: OTEL_BSP_MAX_EXPORT_BATCH_SIZE, _SCHEDULE_DELAY (ms), _MAX_QUEUE_SIZE. */
+  readonly spanBatch: {
+    readonly maxExportBatchSize: number;
+    readonly scheduledDelayMs: number;
+    readonly maxQueueSize: number;
+  };
   /** OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set: spans are wanted. */
   readonly otlpEndpointConfigured: boolean;
   /** OTEL_DENO=true: Deno's telemetry is on. */
@@ -161,6 +170,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       tracesSampler: e.OTEL_TRACES_SAMPLER,
       tracesSamplerArg: e.OTEL_TRACES_SAMPLER_ARG,
       otlpTracesProtocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL,
+      spanBatch: {
+        maxExportBatchSize: e.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+        scheduledDelayMs: e.OTEL_BSP_SCHEDULE_DELAY,
+        maxQueueSize: e.OTEL_BSP_MAX_QUEUE_SIZE,
+      },
       otlpEndpointConfigured: e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined ||
         e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined,
       denoTelemetry: e.OTEL_DENO,

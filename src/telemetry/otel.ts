@@ -53,6 +53,7 @@ export type TracingConfig = Pick<
   | "tracesSampler"
   | "tracesSamplerArg"
   | "otlpTracesProtocol"
+  | "spanBatch"
   | "otlpEndpointConfigured"
   | "denoTelemetry"
   | "denoFetchTracing"
@@ -142,7 +143,15 @@ export function setupTracing(config: TracingConfig): TracingSetup {
         resource: resource(),
         sampler: samplerFor(config.tracesSampler, config.tracesSamplerArg),
         spanProcessors: [
-          new BatchSpanProcessor({ exporter: otlpTraceExporter(config.otlpTracesProtocol) }),
+          new BatchSpanProcessor({
+            exporter: otlpTraceExporter(config.otlpTracesProtocol),
+            maxExportBatchSize: Math.min(
+              config.spanBatch.maxExportBatchSize,
+              config.spanBatch.maxQueueSize,
+            ),
+            scheduledDelayMillis: config.spanBatch.scheduledDelayMs,
+            maxQueueSize: config.spanBatch.maxQueueSize,
+          }),
         ],
       });
       return {

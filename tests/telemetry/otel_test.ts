@@ -41,6 +41,22 @@ Deno.test("the default sampler traces every request and a bad sampler setting is
   );
 });
 
+Deno.test("the batch exporter sends small batches every second by default, as the standard variables can change", () => {
+  assert.deepEqual(loadConfig({}).spanBatch, {
+    maxExportBatchSize: 64,
+    scheduledDelayMs: 1000,
+    maxQueueSize: 2048,
+  });
+  assert.deepEqual(
+    loadConfig({
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: "512",
+      OTEL_BSP_SCHEDULE_DELAY: "5000",
+      OTEL_BSP_MAX_QUEUE_SIZE: "4096",
+    }).spanBatch,
+    { maxExportBatchSize: 512, scheduledDelayMs: 5000, maxQueueSize: 4096 },
+  );
+});
+
 Deno.test("the traces protocol setting wins over the general one", () => {
   const config = loadConfig({
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",

@@ -39,6 +39,8 @@ export interface LoadResult {
   readonly saturated: boolean;
   /** For fixed-rate runs: the rate actually achieved divided by the rate asked for. */
   readonly rateAchieved?: number;
+  /** What the failures were, as the tool reported them. */
+  readonly errorDetail?: string;
 }
 
 /** Where the tools are; a missing one is undefined. */
@@ -223,6 +225,8 @@ export async function vegeta(
     wait: number;
     success: number;
     latencies: Record<"50th" | "90th" | "99th" | "max", number>;
+    status_codes?: Record<string, number>;
+    errors?: string[];
   };
   const ms = (ns: number) => ns / 1e6;
   const toolCpu = attack.cpuSeconds / attack.wallSeconds;
@@ -243,6 +247,9 @@ export async function vegeta(
     saturated: toolCpu >= 0.9 * cpusIn(opts.cpus) ||
       (rateAchieved !== undefined && rateAchieved < 0.98),
     rateAchieved,
+    errorDetail: r.success < 1
+      ? JSON.stringify({ status: r.status_codes, errors: r.errors?.slice(0, 5) })
+      : undefined,
   };
 }
 
@@ -280,8 +287,11 @@ export async function ohaOneClient(
     statusCodeDistribution: Record<string, number>;
     errorDistribution: Record<string, number>;
   };
-  const requests = Object.values(r.statusCodeDistribution).reduce((a, b) => a + b, 0) +
-    Object.values(r.errorDistribution).reduce((a, b) => a + b, 0);
+  // The request still in flight when the duration ends is cut off by oha itself, not failed.
+  const errors = Object.entries(r.errorDistribution)
+    .filter(([kind]) => kind !== "aborted due to deadline")
+    .reduce((n, [, count]) => n + count, 0);
+  const requests = Object.values(r.statusCodeDistribution).reduce((a, b) => a + b, 0) + errors;
   const ok = Object.entries(r.statusCodeDistribution)
     .filter(([code]) => code.startsWith("2"))
     .reduce((n, [, count]) => n + count, 0);
@@ -302,6 +312,9 @@ export async function ohaOneClient(
     toolCpu,
     saturated: toolCpu >= 0.9 * cpusIn(opts.cpus) || rateAchieved < 0.98,
     rateAchieved,
+    errorDetail: requests > ok
+      ? JSON.stringify({ status: r.statusCodeDistribution, errors: r.errorDistribution })
+      : undefined,
   };
 }
 
@@ -395,9 +408,9 @@ export function assertClean(name: string, result: LoadResult, logPath?: string):
   if (result.requests === 0) throw new Error(`${name}: no request completed`);
   if (result.errors > 0) {
     throw new Error(
-      `${name}: ${result.errors} of ${result.requests} requests failed (${result.tool})${
-        logPath ? `\n${logTail(logPath)}` : ""
-      }`,
+      `${name}: ${result.errors} of ${result.requests} requests failed (${result.tool}): ${
+        result.errorDetail ?? "no detail"
+      }${logPath ? `\n${logTail(logPath)}` : ""}`,
     );
   }
 }
