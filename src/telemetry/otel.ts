@@ -157,7 +157,10 @@ export function setupTracing(config: TracingConfig): TracingSetup {
       return {
         pipeline,
         tracer: provider.getTracer(config.serviceName),
-        flush: () => withDeadline(provider.forceFlush()),
+        // Shut down rather than force-flush: BatchSpanProcessor.forceFlush does not wait for an
+        // export already in flight (one starts as soon as a batch is full), so the last batch
+        // was lost at exit; shutdown also waits for the exporter's pending sends.
+        flush: () => withDeadline(provider.shutdown()),
       };
     }
     case "none":

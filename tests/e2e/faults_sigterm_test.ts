@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { startOtlpReceiver, startServer, waitFor } from "../helpers/server.ts";
+import { openCollectorLink } from "./faults_collector_link.ts";
 import { parseExposition, total } from "../helpers/prom.ts";
 
 /** A W3C trace id per request, so each response can be matched to the span it produced. */
@@ -23,10 +24,18 @@ interface Outcome {
   readonly body?: { cost_usd: number; output_tokens: number };
 }
 
-Deno.test("SIGTERM under load: in-flight requests complete, new ones are refused, exit 0, every span arrives", async () => {
+/** The two span pipelines (src/telemetry/otel.ts) and the settings that select each. */
+const PIPELINES = {
+  // Deno's built-in tracer and native exporter.
+  deno: { OTEL_DENO: "true" },
+  // The OpenTelemetry JS SDK's batch exporter, flushed by the shutdown handler.
+  sdk: {},
+} as const;
+
+async function sigtermUnderLoad(pipeline: keyof typeof PIPELINES): Promise<void> {
   const receiver = startOtlpReceiver();
   const server = await startServer({
-    OTEL_DENO: "true",
+    ...PIPELINES[pipeline],
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     SIM_MODE: "realistic",
@@ -58,6 +67,10 @@ Deno.test("SIGTERM under load: in-flight requests complete, new ones are refused
     }
   };
   try {
+    assert.ok(
+      server.logs.some((l) => l.includes(`"traces":"${pipeline}"`)),
+      `the server did not choose the ${pipeline} pipeline`,
+    );
     // Steady load: CLIENTS clients, each sending again as soon as it has an answer, until the server
     // stops answering.
     let running = true;
@@ -109,7 +122,7 @@ Deno.test("SIGTERM under load: in-flight requests complete, new ones are refused
     );
     const missing = answered.filter((o) => !traceIds.has(traceIdFor(o.n)));
     console.log(
-      `SIGTERM: ${inFlight.length} in flight, ${answered.length} answered, ` +
+      `SIGTERM (${pipeline} exporter): ${inFlight.length} in flight, ${answered.length} answered, ` +
         `${
           outcomes.length - answered.length
         } refused, ${missing.length} spans missing; exit ${exitCode}`,
@@ -119,4 +132,67 @@ Deno.test("SIGTERM under load: in-flight requests complete, new ones are refused
     if (exitCode === undefined) await server.stop("SIGKILL");
     await receiver.stop();
   }
+}
+
+Deno.test("SIGTERM under load with Deno's exporter: in-flight requests complete, new ones are refused, exit 0, every span arrives", async () => {
+  await sigtermUnderLoad("deno");
+});
+
+Deno.test("SIGTERM under load with the SDK exporter: in-flight requests complete, new ones are refused, exit 0, every span arrives", async () => {
+  await sigtermUnderLoad("sdk");
+});
+
+/**
+ * How long an exit may take with the collector blackholed, beyond the drain: Deno's exporter
+ * flushes inside Deno.exit and waits up to about twice OTEL_EXPORTER_OTLP_TIMEOUT (measured 4.2 s
+ * at 2 s, 20 s at the default 10 s); the SDK exporter's flush is cut off after 3 s
+ * (src/telemetry/otel.ts). One second of margin for a loaded machine.
+ */
+const EXPORT_TIMEOUT_MS = 2000;
+const EXIT_BOUND_MS = { deno: 2 * EXPORT_TIMEOUT_MS + 1000, sdk: 3000 + 1000 } as const;
+
+async function sigtermWithCollectorBlackholed(pipeline: keyof typeof PIPELINES): Promise<void> {
+  const receiver = startOtlpReceiver();
+  const link = openCollectorLink(Number(new URL(receiver.url).port));
+  let code: number | undefined;
+  try {
+    await link.set("blackhole");
+    const server = await startServer({
+      ...PIPELINES[pipeline],
+      OTEL_EXPORTER_OTLP_ENDPOINT: link.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_EXPORTER_OTLP_TIMEOUT: String(EXPORT_TIMEOUT_MS),
+    });
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`${server.url}/v1/inference`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt: `request ${i}` }),
+      });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    }
+    const started = performance.now();
+    code = await server.stop();
+    const exitMs = performance.now() - started;
+    console.log(
+      `SIGTERM with the collector blackholed (${pipeline} exporter, ` +
+        `OTEL_EXPORTER_OTLP_TIMEOUT=${EXPORT_TIMEOUT_MS}): exit ${code} after ${
+          Math.round(exitMs)
+        } ms`,
+    );
+    assert.ok(exitMs < EXIT_BOUND_MS[pipeline], `exit took ${Math.round(exitMs)} ms`);
+  } finally {
+    await link.close();
+    await receiver.stop();
+  }
+  assert.equal(code, 0);
+}
+
+Deno.test("SIGTERM with the collector blackholed exits 0 within twice the exporter timeout (Deno's exporter)", async () => {
+  await sigtermWithCollectorBlackholed("deno");
+});
+
+Deno.test("SIGTERM with the collector blackholed exits 0 within the flush deadline (SDK exporter)", async () => {
+  await sigtermWithCollectorBlackholed("sdk");
 });
