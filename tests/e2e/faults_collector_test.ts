@@ -4,9 +4,11 @@
  * dropped or buffered within a bound (the server's memory does not grow with them), and export
  * resumes when the collector returns. Each test prints its figures.
  *
- * Latency is judged against a control: a second server under the same load at the same moments
- * whose collector never fails. On a shared CI machine the tail moves with whatever else runs, and
- * the control sees the same noise; the figures before the outage are reported beside it.
+ * Both span pipelines run at once (src/telemetry/otel.ts): Deno's built-in exporter and the
+ * OpenTelemetry JS SDK's batch exporter, each in its own server. Latency is judged against a
+ * control per pipeline: a server under the same load at the same moments whose collector never
+ * fails. On a shared CI machine the tail moves with whatever else runs, and the control sees the
+ * same noise; the figures before the outage are reported beside it.
  */
 import assert from "node:assert/strict";
 import { type RunningServer, startOtlpReceiver, startServer, waitFor } from "../helpers/server.ts";
@@ -38,23 +40,33 @@ async function residentBytes(url: string): Promise<number> {
   return total(m, "process_resident_memory_bytes");
 }
 
-/** A server exporting to `endpoint`, and the requests sent to it. */
+/** The two span pipelines and the settings that select each (an OTLP endpoint is always set). */
+const PIPELINES = { deno: { OTEL_DENO: "true" }, sdk: {} } as const;
+type Pipeline = keyof typeof PIPELINES;
+/** The second hex digit of every trace id: which pipeline's server the request went to. */
+const PIPELINE_DIGIT: Record<Pipeline, string> = { deno: "0", sdk: "1" };
+
+/** A server, the pipeline it exports with, and the requests sent to it. */
 interface Target {
+  readonly pipeline: Pipeline;
+  readonly faulted: boolean;
   readonly server: RunningServer;
   readonly samples: Sample[];
 }
 
-async function startTarget(endpoint: string): Promise<Target> {
+async function startTarget(pipeline: Pipeline, faulted: boolean, endpoint: string) {
   const server = await startServer({
-    OTEL_DENO: "true",
+    ...PIPELINES[pipeline],
     OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
   });
-  return { server, samples: [] };
+  assert.ok(server.logs.some((l) => l.includes(`"traces":"${pipeline}"`)), pipeline);
+  return { pipeline, faulted, server, samples: [] as Sample[] };
 }
 
 function send(target: Target, phase: Phase, n: number): Promise<void> {
-  const traceId = PHASE_DIGIT[phase] + n.toString(16).padStart(31, "0");
+  const traceId = PHASE_DIGIT[phase] + PIPELINE_DIGIT[target.pipeline] +
+    n.toString(16).padStart(30, "0");
   const started = performance.now();
   const record = (status: Sample["status"]) => {
     target.samples.push({ phase, traceId, status, latencyMs: performance.now() - started });
@@ -87,10 +99,10 @@ async function outageUnderLoad(outage: Exclude<LinkMode, "up">): Promise<void> {
   const pending = new Set<Promise<void>>();
   let stopLoad = false;
   try {
-    const faulted = await startTarget(link.url);
-    targets.push(faulted);
-    const control = await startTarget(controlReceiver.url);
-    targets.push(control);
+    for (const pipeline of ["deno", "sdk"] as const) {
+      targets.push(await startTarget(pipeline, true, link.url));
+      targets.push(await startTarget(pipeline, false, controlReceiver.url));
+    }
     let phase: Phase = "before";
     // Open-loop load: a request to each server every 1/RATE s, whatever the answers do.
     const load = (async () => {
@@ -107,65 +119,74 @@ async function outageUnderLoad(outage: Exclude<LinkMode, "up">): Promise<void> {
       }
     })();
 
+    const faulted = targets.filter((t) => t.faulted);
     await new Promise((r) => setTimeout(r, BASELINE_MS));
-    const rssBefore = await residentBytes(faulted.server.url);
+    const rssBefore = await Promise.all(faulted.map((t) => residentBytes(t.server.url)));
     phase = "during";
     await link.set(outage);
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
-    const rssDuring = await residentBytes(faulted.server.url);
+    const rssDuring = await Promise.all(faulted.map((t) => residentBytes(t.server.url)));
     phase = "after";
     await link.set("up");
     const returnedAt = performance.now();
-    await waitFor(
-      "a span of a request sent after the collector returned",
-      () => receiver.spans.some((s) => s.traceId.startsWith(PHASE_DIGIT.after)) ? true : undefined,
-      RECOVERY_DEADLINE_MS,
-    );
-    const resumeSeconds = (performance.now() - returnedAt) / 1000;
+    const resumeSeconds: Record<string, string> = {};
+    await Promise.all(faulted.map(async (t) => {
+      const prefix = PHASE_DIGIT.after + PIPELINE_DIGIT[t.pipeline];
+      await waitFor(
+        `a ${t.pipeline} span of a request sent after the collector returned`,
+        () => receiver.spans.some((s) => s.traceId.startsWith(prefix)) ? true : undefined,
+        RECOVERY_DEADLINE_MS,
+      );
+      resumeSeconds[t.pipeline] = ((performance.now() - returnedAt) / 1000).toFixed(1);
+    }));
     stopLoad = true;
     await load;
     await Promise.all([...pending]);
 
     const received = new Set(receiver.spans.map((s) => s.traceId));
-    const before = latencyOf(faulted.samples, "before");
-    const during = latencyOf(faulted.samples, "during");
-    const controlDuring = latencyOf(control.samples, "during");
-    const spansBefore = before.ok.filter((s) => received.has(s.traceId)).length;
-    const spansDuring = during.ok.filter((s) => received.has(s.traceId)).length;
     const ms = (x: number) => `${x.toFixed(1)} ms`;
     const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
-    console.log(
-      `collector ${outage} for ${OUTAGE_MS / 1000} s at ${RATE_PER_SECOND} req/s:\n` +
-        `  before: ${before.ok.length}/${before.sent} ok, p50 ${ms(before.p50)}, p99 ${
-          ms(before.p99)
-        }, spans ${spansBefore}/${before.ok.length}\n` +
-        `  during: ${during.ok.length}/${during.sent} ok, p50 ${ms(during.p50)}, p99 ${
-          ms(during.p99)
-        }, spans ${spansDuring}/${during.ok.length} (${during.ok.length - spansDuring} lost)\n` +
-        `  control during: p50 ${ms(controlDuring.p50)}, p99 ${ms(controlDuring.p99)}\n` +
-        `  rss ${mb(rssBefore)} → ${mb(rssDuring)}; export resumed ${
-          resumeSeconds.toFixed(1)
-        } s after the collector returned`,
-    );
-
-    // Every request succeeded, before and during the outage.
-    for (const f of [before, during]) assert.equal(f.ok.length, f.sent);
-    assert.ok(during.sent >= (RATE_PER_SECOND * OUTAGE_MS) / 1000 * 0.8, "the load kept up");
-    // Latency stayed in its normal band: that of the control at the same moments.
-    assert.ok(
-      during.p50 <= Math.max(2 * controlDuring.p50, controlDuring.p50 + 5),
-      `p50 ${ms(during.p50)} during vs ${ms(controlDuring.p50)} for the control`,
-    );
-    assert.ok(
-      during.p99 <= Math.max(3 * controlDuring.p99, controlDuring.p99 + 50),
-      `p99 ${ms(during.p99)} during vs ${ms(controlDuring.p99)} for the control`,
-    );
-    // Export worked before the outage (the last batch may still have been queued when it began).
-    assert.ok(spansBefore >= before.ok.length / 2, "export worked before the outage");
-    // Whatever the exporter kept for later stayed bounded: no memory grew with 60 s of spans.
-    assert.ok(rssDuring - rssBefore < 64e6, `rss grew ${mb(rssDuring - rssBefore)}`);
-    const errors = faulted.server.logs.filter((l) => l.includes('"level":"error"'));
-    assert.deepEqual(errors, [], "the server logged errors");
+    for (const [i, target] of faulted.entries()) {
+      const control = targets.find((t) => !t.faulted && t.pipeline === target.pipeline)!;
+      const before = latencyOf(target.samples, "before");
+      const during = latencyOf(target.samples, "during");
+      const controlDuring = latencyOf(control.samples, "during");
+      const spansBefore = before.ok.filter((s) => received.has(s.traceId)).length;
+      const spansDuring = during.ok.filter((s) => received.has(s.traceId)).length;
+      console.log(
+        `collector ${outage} for ${OUTAGE_MS / 1000} s at ${RATE_PER_SECOND} req/s, ` +
+          `${target.pipeline} exporter:\n` +
+          `  before: ${before.ok.length}/${before.sent} ok, p50 ${ms(before.p50)}, p99 ${
+            ms(before.p99)
+          }, spans ${spansBefore}/${before.ok.length}\n` +
+          `  during: ${during.ok.length}/${during.sent} ok, p50 ${ms(during.p50)}, p99 ${
+            ms(during.p99)
+          }, spans ${spansDuring}/${during.ok.length} (${during.ok.length - spansDuring} lost)\n` +
+          `  control during: p50 ${ms(controlDuring.p50)}, p99 ${ms(controlDuring.p99)}\n` +
+          `  rss ${mb(rssBefore[i])} → ${mb(rssDuring[i])}; export resumed ${
+            resumeSeconds[target.pipeline]
+          } s after the collector returned`,
+      );
+      const what = `${target.pipeline} exporter`;
+      // Every request succeeded, before and during the outage.
+      for (const f of [before, during]) assert.equal(f.ok.length, f.sent, what);
+      assert.ok(during.sent >= (RATE_PER_SECOND * OUTAGE_MS) / 1000 * 0.8, "the load kept up");
+      // Latency stayed in its normal band: that of the control at the same moments.
+      assert.ok(
+        during.p50 <= Math.max(2 * controlDuring.p50, controlDuring.p50 + 5),
+        `${what}: p50 ${ms(during.p50)} during vs ${ms(controlDuring.p50)} for the control`,
+      );
+      assert.ok(
+        during.p99 <= Math.max(3 * controlDuring.p99, controlDuring.p99 + 50),
+        `${what}: p99 ${ms(during.p99)} during vs ${ms(controlDuring.p99)} for the control`,
+      );
+      // Export worked before the outage (the last batch may still have been queued when it began).
+      assert.ok(spansBefore >= before.ok.length / 2, `${what}: export worked before the outage`);
+      // Whatever the exporter kept for later stayed bounded: no memory grew with 60 s of spans.
+      assert.ok(rssDuring[i] - rssBefore[i] < 64e6, `${what}: rss grew`);
+      const errors = target.server.logs.filter((l) => l.includes('"level":"error"'));
+      assert.deepEqual(errors, [], `${what}: the server logged errors`);
+    }
   } finally {
     stopLoad = true;
     await Promise.allSettled([...pending]);
