@@ -49,7 +49,7 @@ function join(hi: unknown, lo: unknown): bigint {
 // Numbers are written with string.format('%d'): Redis's own number-to-string conversion may use
 // an exponent for large values, which HMGET would then read back rounded.
 // KEYS: one hash per limited window. ARGV: amount hi, amount lo, then per key: limit hi, limit lo,
-// expiry (Unix ms). Returns {1, spent hi, spent lo, ...} with the spend before this reservation
+// time to live (ms). Returns {1, spent hi, spent lo, ...} with the spend before this reservation
 // for every key, or {0, index of the first window it would cross (1-based), spent hi, spent lo}.
 const RESERVE_LUA = `
 local M = 1000000
@@ -67,7 +67,7 @@ end
 local out = {1}
 for i, key in ipairs(KEYS) do
   redis.call('HSET', key, 'hi', string.format('%d', spent[i][3]), 'lo', string.format('%d', spent[i][4]))
-  redis.call('PEXPIREAT', key, ARGV[3 * i + 2])
+  redis.call('PEXPIRE', key, ARGV[3 * i + 2])
   out[#out + 1] = spent[i][1]
   out[#out + 1] = spent[i][2]
 end
@@ -135,7 +135,10 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
         ...split(amountPico),
       ];
       for (const { span, limitPico } of windows) {
-        args.push(...split(limitPico), String(span.resetsAt.getTime() + GRACE_MS));
+        // A time to live, not an instant: Redis's clock may differ from this replica's, and an
+        // instant already past on Redis's clock would delete the window at once, unenforced.
+        const ttlMs = Math.max(0, span.resetsAt.getTime() - now.getTime()) + GRACE_MS;
+        args.push(...split(limitPico), String(ttlMs));
       }
       const reply = await redis.budgetReserve(windows.length, ...args);
       if (reply[0] === 0) {
