@@ -82,7 +82,12 @@ Deno.test("smoke: the metrics scenario builds one series per model and tenant an
   const report = await smoke("metrics");
   const [table] = report.tables;
   assert.deepEqual(table.rows.map((r) => r[0]), ["OpenMetrics", "text 0.0.4"]);
-  assert.match(table.title ?? "", /^100 series per model × tenant family/);
+  // Every model × tenant pair, plus each model's series for `other` (started at zero).
+  const series = Number(
+    /^([\d,]+) series per model × tenant family/.exec(table.title ?? "")?.[1]
+      .replaceAll(",", ""),
+  );
+  assert.equal(series, 10 * (10 + 1));
 });
 
 Deno.test("smoke: the cold-start scenario gets a priced answer from a fresh process", async () => {
