@@ -199,6 +199,7 @@ Deno.test("the native app gets compose's environment with 127.0.0.1 addresses an
       HOST: "127.0.0.1",
       PORT: String(ports.app[8000]),
       OTEL_DENO: "true",
+      OTEL_DENO_TRACING: "false",
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports["otel-collector"][4318]}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
       OTEL_SERVICE_NAME: "inference-cost-tracker",
