@@ -1,5 +1,5 @@
 /**
- * Tokenizer benchmark (issue 8, scenario 4): counting speed of this project's o200k_base encoder
+ * Tokenizer benchmark (scenario 4 of `deno task bench`): counting speed of this project's o200k_base encoder
  * against the WASM `tiktoken` package, `gpt-tokenizer` and js-tiktoken on generated corpora, the
  * worst-case time curve, and the per-call cost on the short strings every request counts.
  *

@@ -20,7 +20,7 @@ interface LoadSample {
   readonly errors: number;
 }
 
-Deno.test("the bench runs six scenarios, in the issue's order", () => {
+Deno.test("the bench runs six scenarios, in the documented order", () => {
   assert.deepEqual(SCENARIOS.map((s) => s.id), [
     "ceiling",
     "gateway",

@@ -12,7 +12,7 @@ const MAX_TOKENS = 4096;
 const PROMPT_TOKENS = 12;
 
 interface Answer {
-  readonly json: Uint8Array;
+  readonly json: Uint8Array<ArrayBuffer>;
   readonly chunks: readonly Uint8Array[];
   readonly usageChunk: Uint8Array;
 }
