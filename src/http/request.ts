@@ -6,6 +6,9 @@
  */
 import { ApiError } from "./errors.ts";
 
+/** Decoding without `stream` keeps no state, so one strict decoder serves every request. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Default of `timeoutMs` in {@link readJsonBody} (BODY_TIMEOUT_MS). */
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 
@@ -29,7 +32,7 @@ export async function readJsonBody(
   const bytes = await readLimited(request, maxBytes, timeoutMs);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new ApiError("invalid_json", "request body is not valid UTF-8");
   }
@@ -61,22 +64,22 @@ async function readLimited(
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      // Reject before cancelling: a cancelled read resolves as a (short) end of the body.
-      reject(
-        new ApiError(
-          "request_timeout",
-          `request body not received within ${timeoutMs} ms (BODY_TIMEOUT_MS)`,
-        ),
-      );
-      reader.cancel().catch(() => {});
-    }, timeoutMs);
-  });
+  // One timer per body, not a race per chunk: on the hot path every request has a body. A
+  // cancelled read resolves as a (short) end of the body, so the flag tells the two apart.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, timeoutMs);
   try {
     while (true) {
-      const { done, value } = await Promise.race([reader.read(), deadline]);
+      const { done, value } = await reader.read();
+      if (timedOut) {
+        throw new ApiError(
+          "request_timeout",
+          `request body not received within ${timeoutMs} ms (BODY_TIMEOUT_MS)`,
+        );
+      }
       if (done) break;
       size += value.byteLength;
       if (size > maxBytes) {
