@@ -309,6 +309,9 @@ function grownFloat64(a: Float64Array): Float64Array {
   return b;
 }
 
+// The Int32 and Float64 heaps are the same algorithm written twice on purpose: one function over
+// both array types would be polymorphic, and V8 optimizes the merge loop's hottest calls only
+// when each call site sees one array type (monomorphic).
 function heapPushInt(heap: Int32Array, size: number, value: number): number {
   let i = size;
   while (i > 0) {
