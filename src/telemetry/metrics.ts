@@ -179,7 +179,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     },
   });
 
-  // Start every billable tenant × priced model series at zero. A counter whose first scrape
+  // Start every billable tenant × priced model cost and token series at zero. A counter whose first scrape
   // already holds a request's cost hides that cost from rate()/increase(): Prometheus has no
   // earlier sample to compare with, so a tenant's first expensive burst would be invisible to
   // the cost alerts.
@@ -187,7 +187,6 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     for (const model of deps.prices.models.keys()) {
       const labels = { model, tenant: tenant.id };
       for (const c of [costUsd, inputTokens, outputTokens, cachedInputTokens]) c.inc(labels, 0);
-      requests.inc({ ...labels, status: "ok" }, 0);
     }
   }
 

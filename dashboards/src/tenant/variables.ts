@@ -8,15 +8,17 @@ export const TENANT = 'tenant="$tenant"';
 export const MODELS = 'model=~"$model"';
 
 /** `label_values(...)` queries, as Grafana's Prometheus datasource runs them. */
-export const TENANT_VALUES = `label_values(${app(METRIC.costUsdTotal)}, tenant)`;
-export const MODEL_VALUES = `label_values(${app(METRIC.costUsdTotal, TENANT)}, model)`;
+// From the request counter, not the cost counter: the app starts every tenant × model cost series
+// at zero, so the cost counter lists every configured pair, used or not.
+export const TENANT_VALUES = `label_values(${app(METRIC.requestsTotal)}, tenant)`;
+export const MODEL_VALUES = `label_values(${app(METRIC.requestsTotal, TENANT)}, model)`;
 
 /** The tenant (single) and model (multi, default all) variables. */
 export function tenantVariables(): dashboard.QueryVariableBuilder[] {
   return [
     new dashboard.QueryVariableBuilder("tenant")
       .label("Tenant")
-      .description("The tenant to drill into: every tenant that has spent in the time range.")
+      .description("The tenant to drill into: every tenant that sent requests in the time range.")
       .datasource(DATASOURCE.prometheus)
       .query(TENANT_VALUES)
       .definition(TENANT_VALUES)
