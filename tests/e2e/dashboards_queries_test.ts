@@ -99,6 +99,24 @@ async function sendWave(app: string, wave: number): Promise<void> {
     post({ tenant, model: UNPRICED_MODEL, max_tokens: 20, prompt: `wave ${wave}, unpriced` })
   );
   const invalid = post({ tenant: TENANTS[0], model: MODELS[0], prompt: "" });
+  // One streamed chat per tenant, for the time-to-first-token panel.
+  const streamed = TENANTS.map((tenant) =>
+    fetch(`${app}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-tenant-id": tenant },
+      body: JSON.stringify({
+        model: MODELS[1],
+        stream: true,
+        max_tokens: 20,
+        messages: [{ role: "user", content: `wave ${wave}, streamed` }],
+      }),
+      signal: AbortSignal.timeout(30_000),
+    }).then(async (response) => {
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /data: \[DONE\]/);
+    })
+  );
+  await Promise.all(streamed);
   const results = await Promise.all([...priced, ...unpriced]);
   for (const { status, body } of results) assert.equal(status, 200, JSON.stringify(body));
   assert.ok(results.slice(0, priced.length).every((r) => r.body.cost_usd > 0));

@@ -123,6 +123,20 @@ export function trafficRow(): Row {
           legend: "{{model}}",
         }],
       }),
+      timeseriesPanel({
+        title: "Time to first token p95 by model",
+        description: "95th percentile of the time from request start to the first streamed " +
+          "content per model, streamed chat requests only " +
+          "(inference_time_to_first_token_seconds). Empty while no client streams.",
+        unit: UNIT.seconds,
+        span: SIZE.quarter,
+        queries: [{
+          expr: `histogram_quantile(0.95, sum by (model, le) (rate(${
+            app(`${METRIC.timeToFirstTokenSeconds}_bucket`)
+          }[${RATE_INTERVAL}])))`,
+          legend: "{{model}}",
+        }],
+      }),
     ],
   };
 }
