@@ -8,6 +8,7 @@
  * Alertmanager's /api/v2/alerts/groups, must show an alert it holds.
  */
 import assert from "node:assert/strict";
+import { eventually, fetchJson } from "../helpers/poll.ts";
 import { startStack } from "../../scripts/stack.ts";
 import { buildDashboards } from "../../dashboards/src/index.ts";
 import {
@@ -52,33 +53,6 @@ interface PromResponse<T> {
   status: "success" | "error";
   data: T;
   error?: string;
-}
-
-async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 500)}`);
-  return JSON.parse(text) as T;
-}
-
-/** Polls `probe` until it returns a value, or fails with its last error at the deadline. */
-async function eventually<T>(
-  what: string,
-  deadline: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  let last = "no answer yet";
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-      last = "not yet";
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`${what} did not happen in time; last: ${last}`);
 }
 
 /** One wave of traffic: every tenant × model, one unpriced request each, one invalid body. */
@@ -289,7 +263,7 @@ Deno.test({
         assert.ok(traceIds.length > 0, `${queryKey(q)} has no exemplars`);
         for (const id of traceIds) assert.match(id ?? "", /^[0-9a-f]{32}$/);
         await eventually(`trace ${traceIds[0]} in Jaeger`, deadline, async () => {
-          const trace = await getJson<{ data: Array<{ traceID: string }> }>(
+          const trace = await fetchJson<{ data: Array<{ traceID: string }> }>(
             `${jaeger}/api/traces/${traceIds[0]}`,
           ).catch(() => undefined);
           return trace?.data?.[0]?.traceID === traceIds[0] ? true : undefined;
@@ -313,7 +287,7 @@ Deno.test({
           end: String(Math.ceil(end) * 1_000_000),
         });
         const traces = await eventually(`${queryKey(q)} finding traces`, deadline, async () => {
-          const found = await getJson<{
+          const found = await fetchJson<{
             data: Array<{ spans: Array<{ tags: Array<{ key: string; value: unknown }> }> }>;
           }>(`${jaeger}/api/traces?${params}`);
           return found.data.length > 0 ? found.data : undefined;
@@ -349,7 +323,7 @@ Deno.test({
         "the probe alert in Alertmanager's groups",
         deadline,
         async () => {
-          const groups = await getJson<
+          const groups = await fetchJson<
             Array<
               { labels: Record<string, string>; alerts: Array<{ labels: Record<string, string> }> }
             >

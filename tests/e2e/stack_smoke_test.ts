@@ -5,32 +5,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { startStack } from "../../scripts/stack.ts";
-
-/** Polls `probe` until it returns a value, or fails with its last error at the deadline. */
-async function eventually<T>(
-  what: string,
-  deadline: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  let last = "no answer yet";
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-      last = "not there yet";
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`${what} did not happen in time; last: ${last}`);
-}
-
-async function json<T>(url: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(5000) });
-  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
-  return await response.json() as T;
-}
+import { eventually, fetchJson } from "../helpers/poll.ts";
 
 function randomHex(bytes: number): string {
   return [...crypto.getRandomValues(new Uint8Array(bytes))]
@@ -55,7 +30,7 @@ Deno.test({
         "Prometheus listing its scrape targets",
         deadline,
         async () => {
-          const listed = await json<{
+          const listed = await fetchJson<{
             data: { activeTargets: Array<{ labels: { job: string }; scrapeUrl: string }> };
           }>(`${stack.urls.prometheus}/api/v1/targets`);
           return listed.data.activeTargets.length >= 5 ? listed : undefined;
@@ -74,7 +49,7 @@ Deno.test({
       }
       // Prometheus scrapes itself: its own target turns up.
       await eventually("Prometheus scraping itself", deadline, async () => {
-        const result = await json<{ data: { result: Array<{ value: [number, string] }> } }>(
+        const result = await fetchJson<{ data: { result: Array<{ value: [number, string] }> } }>(
           `${stack.urls.prometheus}/api/v1/query?query=${
             encodeURIComponent('up{job="prometheus"}')
           }`,
@@ -83,7 +58,7 @@ Deno.test({
       });
 
       // Alertmanager: ready, single instance, routing to the alert receiver.
-      const status = await json<{ cluster: { status: string }; config: { original: string } }>(
+      const status = await fetchJson<{ cluster: { status: string }; config: { original: string } }>(
         `${stack.urls.alertmanager}/api/v2/status`,
       );
       assert.equal(status.cluster.status, "disabled");
@@ -99,9 +74,9 @@ Deno.test({
       );
 
       // The collector: health extension answers; the alert receiver holds no alerts yet.
-      const health = await json<{ status: string }>(stack.urls.collectorHealth);
+      const health = await fetchJson<{ status: string }>(stack.urls.collectorHealth);
       assert.equal(health.status, "Server available");
-      assert.deepEqual(await json(`${stack.urls.alertReceiver}/alerts`), { alerts: [] });
+      assert.deepEqual(await fetchJson(`${stack.urls.alertReceiver}/alerts`), { alerts: [] });
 
       // One span in over OTLP/HTTP JSON, out of Jaeger's query API.
       const traceId = randomHex(16);
@@ -132,7 +107,7 @@ Deno.test({
       assert.equal(response.status, 200, await response.text());
 
       const trace = await eventually("the span in Jaeger", deadline, async () => {
-        const found = await json<{
+        const found = await fetchJson<{
           data: Array<{
             traceID: string;
             spans: Array<{
@@ -150,7 +125,7 @@ Deno.test({
       assert.equal(trace.spans[0].operationName, "smoke span");
       assert.equal(trace.spans[0].tags.find((t) => t.key === "inference.cost_usd")?.value, 0.0125);
       assert.deepEqual(Object.values(trace.processes).map((p) => p.serviceName), [service]);
-      const services = await json<{ data: string[] }>(`${stack.urls.jaeger}/api/services`);
+      const services = await fetchJson<{ data: string[] }>(`${stack.urls.jaeger}/api/services`);
       assert.ok(services.data.includes(service), `${service} not in ${services.data}`);
     } finally {
       await stack.stop();
