@@ -3,7 +3,7 @@
  * reserved), then finish with the usage or fail with an error. Finishing builds the single usage
  * record and hands it to every sink, settles the budget and ends the span, exactly once.
  */
-import type { Span, Tracer } from "@opentelemetry/api";
+import { isSpanContextValid, type Span, type Tracer } from "@opentelemetry/api";
 import {
   costOf,
   type ModelPrice,
@@ -234,7 +234,10 @@ export class InferenceCall {
       output_tokens: record.usage.outputTokens,
       cost_usd: record.costUsd,
       duration_ms: Math.round(record.durationSeconds * 1000),
-      trace_id: this.span.spanContext().traceId,
+      // A no-op span (tracing off) has the all-zero id, which would only mislead a reader.
+      trace_id: isSpanContextValid(this.span.spanContext())
+        ? this.span.spanContext().traceId
+        : undefined,
       provider: record.provider,
       usage_source: record.usageSource,
       ...(record.upstreamErrorKind ? { upstream_error_kind: record.upstreamErrorKind } : {}),
