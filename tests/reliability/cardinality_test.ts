@@ -58,9 +58,12 @@ Deno.test("100,000 requests with distinct tenant and model strings leave the ser
   // Bounded: the 90,000 requests after the warm-up added no series at all.
   assert.equal(f.afterFlood.series.samples, f.afterWarmup.series.samples);
   assert.ok(f.afterFlood.series.samples < 1000, `${f.afterFlood.series.samples} samples`);
-  // Flat: with garbage collected, the heap grew by well under a byte per request kept around.
+  // Flat: with garbage collected, what grows is bounded and saturates (compiled code and its
+  // feedback, caches of bounded size): measured +2.1 MB after 50,000 requests, +3.9 MB after
+  // 100,000 and still +3.9 MB after 200,000. Keeping any per-request object (a request, a
+  // response, a span: a kilobyte or more each) would add 90 MB or more over these requests.
   const growth = f.afterFlood.heapUsed - f.afterWarmup.heapUsed;
-  assert.ok(growth < 2e6, `heap grew ${mb(growth)} MB over the flood`);
+  assert.ok(growth < 8e6, `heap grew ${mb(growth)} MB over the flood`);
   assert.ok(f.elapsedMs < 60_000, `the flood took ${f.elapsedMs} ms`);
 });
 
