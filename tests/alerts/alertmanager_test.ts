@@ -8,26 +8,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { stackBinaries } from "../../scripts/stack/binaries.ts";
-import { alertsOf, loadRuleFiles, loadTestFiles, REPO_ROOT } from "./rule_files.ts";
+import { alertsOf, loadRuleFiles, loadTestFiles, REPO_ROOT, runTool } from "./rule_files.ts";
 
 const { amtool, alertmanager } = await stackBinaries(REPO_ROOT);
 const CONFIG = "stack/alertmanager/alertmanager.yml";
 const alerts = alertsOf(await loadRuleFiles());
 const testFiles = await loadTestFiles();
-
-async function run(binary: string, args: string[]): Promise<{ code: number; output: string }> {
-  const result = await new Deno.Command(binary, {
-    args,
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
-  };
-}
 
 /** An alert's labels and annotations as its promtool tests expect them when it fires. */
 function firingExample(
@@ -51,7 +37,7 @@ function firingExample(
 }
 
 Deno.test("amtool check-config accepts the config, its inhibit rule, receivers and templates", async () => {
-  const { code, output } = await run(amtool, ["check-config", CONFIG]);
+  const { code, output } = await runTool(amtool, ["check-config", CONFIG]);
   assert.equal(code, 0, output);
   const found = Object.fromEntries(
     [...output.matchAll(/^ - (\d+) (inhibit rules|receivers|templates)$/gm)].map((
@@ -67,7 +53,7 @@ Deno.test("every shipped alert routes to oncall when critical, else to the defau
     const { labels } = firingExample(alert.alert);
     const expected = labels.severity === "critical" ? "oncall" : "alert-receiver";
     const pairs = Object.entries(labels).map(([key, value]) => `${key}=${value}`);
-    const { code, output } = await run(amtool, [
+    const { code, output } = await runTool(amtool, [
       "config",
       "routes",
       "test",
@@ -80,7 +66,7 @@ Deno.test("every shipped alert routes to oncall when critical, else to the defau
     assert.equal(output.trim().split("\n")[0], expected, alert.alert);
   }
   // An alert from elsewhere, with no severity, still reaches the webhook.
-  const other = await run(amtool, [
+  const other = await runTool(amtool, [
     "config",
     "routes",
     "test",
@@ -107,7 +93,7 @@ async function render(template: string, data: unknown, type = "text"): Promise<s
   const file = await Deno.makeTempFile({ suffix: ".json" });
   try {
     await Deno.writeTextFile(file, JSON.stringify(data));
-    const { code, output } = await run(amtool, [
+    const { code, output } = await runTool(amtool, [
       "template",
       "render",
       "--template.glob=stack/alertmanager/templates/*.tmpl",

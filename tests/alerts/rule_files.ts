@@ -248,3 +248,21 @@ export async function sectionAnchors(path: string): Promise<string[]> {
   const text = await Deno.readTextFile(path);
   return [...text.matchAll(/^## (.+)$/gm)].map((m) => headingAnchor(m[1]));
 }
+
+/** Runs a stack tool (promtool, amtool) from the repository root; stdout and stderr together. */
+export async function runTool(
+  binary: string,
+  args: string[],
+): Promise<{ code: number; output: string }> {
+  const result = await new Deno.Command(binary, {
+    args,
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: result.code,
+    output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
+  };
+}

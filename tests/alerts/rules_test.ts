@@ -18,6 +18,7 @@ import {
   rawSelectorsOf,
   recordingsOf,
   REPO_ROOT,
+  runTool,
   sectionAnchors,
   seriesMatches,
   TESTS_DIR,
@@ -30,19 +31,7 @@ const testFiles = await loadTestFiles();
 const alerts = alertsOf(ruleFiles);
 const recordings = recordingsOf(ruleFiles);
 
-async function run(args: string[]): Promise<{ code: number; output: string }> {
-  const result = await new Deno.Command(promtool, {
-    args,
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: result.code,
-    output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
-  };
-}
+const run = (args: string[]) => runTool(promtool, args);
 
 Deno.test("promtool check rules accepts every rule file and finds every rule in it", async () => {
   const paths = ruleFiles.map((file) => relative(REPO_ROOT, file.path));
