@@ -85,16 +85,17 @@ Deno.test({
       `--receiver=${alertReceiver}`,
     ];
 
-    // Until its first scrape a fresh Prometheus finds no `up` series: the absent() rules are
-    // pending for those seconds. The calm check starts once the app is scraped and all is quiet.
-    await until("the app scraped and no alert active", 120_000, async () => {
+    // Until its first scrape of a job a fresh Prometheus finds no `up` series for it: the
+    // absent() rules are pending for those seconds. The calm check starts once the app and the
+    // collector are both scraped and all is quiet.
+    const watched = ["inference-cost-tracker", "otel-collector"];
+    await until("the app and collector scraped and no alert active", 120_000, async () => {
       const up = await (await fetch(
-        `${prometheus}/api/v1/query?query=${
-          encodeURIComponent('up{job="inference-cost-tracker"}')
-        }`,
-      )).json();
+        `${prometheus}/api/v1/query?query=${encodeURIComponent("up")}`,
+      )).json() as { data: { result: { metric: { job: string }; value: [number, string] }[] } };
+      const upJobs = up.data.result.filter((r) => r.value[1] === "1").map((r) => r.metric.job);
       const alerts = await (await fetch(`${prometheus}/api/v1/alerts`)).json();
-      return up.data.result[0]?.value[1] === "1" && alerts.data.alerts.length === 0
+      return watched.every((job) => upJobs.includes(job)) && alerts.data.alerts.length === 0
         ? true
         : undefined;
     });
