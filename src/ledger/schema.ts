@@ -1,0 +1,216 @@
+/**
+ * The ledger's table, versioned: each migration is written once and rendered for SQLite and for
+ * PostgreSQL; a `schema_migrations` table records which have run, so a newer server extends an
+ * older file or database in place, keeping every row.
+ */
+import type { LedgerRow, TokenKind } from "./row.ts";
+
+/** The SQL dialects the ledger speaks. */
+export type Dialect = "sqlite" | "postgres";
+
+/** One schema change. `sql` uses `{int}` for a 64-bit integer column and `{flag}` for 0/1. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: readonly string[];
+}
+
+/** Every migration, oldest first. Append only: a released migration never changes. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "ledger table",
+    sql: [
+      `CREATE TABLE ledger (
+        request_id TEXT PRIMARY KEY,
+        ts {int} NOT NULL,
+        tenant TEXT NOT NULL,
+        key_name TEXT,
+        end_user TEXT,
+        model TEXT NOT NULL,
+        request_model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        route TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        status TEXT NOT NULL,
+        error_type TEXT,
+        input_tokens {int} NOT NULL,
+        cached_input_tokens {int} NOT NULL,
+        cache_write_tokens {int} NOT NULL,
+        output_tokens {int} NOT NULL,
+        cost_pico {int},
+        input_cost_pico {int},
+        cached_input_cost_pico {int},
+        cache_write_cost_pico {int},
+        output_cost_pico {int},
+        unpriced {flag} NOT NULL,
+        usage_source TEXT NOT NULL,
+        pricing_version TEXT NOT NULL,
+        trace_id TEXT
+      )`,
+      "CREATE INDEX ledger_ts ON ledger (ts, request_id)",
+      "CREATE INDEX ledger_tenant_ts ON ledger (tenant, ts)",
+    ],
+  },
+  {
+    // The 2026 price rules: cache writes priced by duration, reasoning reported apart, service
+    // and long-context tiers. Rows written before had no duration breakdown: every cache write
+    // was a 5-minute write.
+    version: 2,
+    name: "cache write durations, reasoning tokens, tiers",
+    sql: [
+      "ALTER TABLE ledger RENAME COLUMN cache_write_tokens TO cache_write_5m_tokens",
+      "ALTER TABLE ledger RENAME COLUMN cache_write_cost_pico TO cache_write_5m_cost_pico",
+      "ALTER TABLE ledger ADD COLUMN cache_write_1h_tokens {int} NOT NULL DEFAULT 0",
+      "ALTER TABLE ledger ADD COLUMN cache_write_1h_cost_pico {int}",
+      "UPDATE ledger SET cache_write_1h_cost_pico = 0 WHERE cost_pico IS NOT NULL",
+      "ALTER TABLE ledger ADD COLUMN reasoning_tokens {int} NOT NULL DEFAULT 0",
+      "ALTER TABLE ledger ADD COLUMN service_tier TEXT",
+      "ALTER TABLE ledger ADD COLUMN price_tier TEXT",
+    ],
+  },
+];
+
+/** The statements of a migration in one dialect. */
+export function migrationSql(migration: Migration, dialect: Dialect): string[] {
+  const types = dialect === "sqlite"
+    ? { int: "INTEGER", flag: "INTEGER" }
+    : { int: "BIGINT", flag: "SMALLINT" };
+  return migration.sql.map((s) =>
+    s.replaceAll("{int}", types.int).replaceAll("{flag}", types.flag)
+  );
+}
+
+/** The bookkeeping table, the same in both dialects. */
+export const SCHEMA_MIGRATIONS_SQL =
+  "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)";
+
+/** Cost column of each token kind. */
+export const KIND_COST_COLUMN: Readonly<Record<TokenKind, string>> = {
+  input: "input_cost_pico",
+  cached_input: "cached_input_cost_pico",
+  cache_write_5m: "cache_write_5m_cost_pico",
+  cache_write_1h: "cache_write_1h_cost_pico",
+  output: "output_cost_pico",
+};
+
+/** The row's columns in the latest schema, in insert order. */
+export const COLUMNS = [
+  "request_id",
+  "ts",
+  "tenant",
+  "key_name",
+  "end_user",
+  "model",
+  "request_model",
+  "provider",
+  "route",
+  "operation",
+  "status",
+  "error_type",
+  "input_tokens",
+  "cached_input_tokens",
+  "cache_write_5m_tokens",
+  "cache_write_1h_tokens",
+  "output_tokens",
+  "reasoning_tokens",
+  "service_tier",
+  "price_tier",
+  "cost_pico",
+  "input_cost_pico",
+  "cached_input_cost_pico",
+  "cache_write_5m_cost_pico",
+  "cache_write_1h_cost_pico",
+  "output_cost_pico",
+  "unpriced",
+  "usage_source",
+  "pricing_version",
+  "trace_id",
+] as const;
+
+/** A value bound to a statement parameter. */
+export type SqlValue = string | number | bigint | null;
+
+/** A row's values in {@link COLUMNS} order. */
+export function rowValues(row: LedgerRow): SqlValue[] {
+  const k = row.kindCosts;
+  return [
+    row.requestId,
+    row.ts,
+    row.tenant,
+    row.keyName,
+    row.endUser,
+    row.model,
+    row.requestModel,
+    row.provider,
+    row.route,
+    row.operation,
+    row.status,
+    row.errorType,
+    row.inputTokens,
+    row.cachedInputTokens,
+    row.cacheWrite5mTokens,
+    row.cacheWrite1hTokens,
+    row.outputTokens,
+    row.reasoningTokens,
+    row.serviceTier,
+    row.priceTier,
+    row.costPico,
+    k?.input ?? null,
+    k?.cached_input ?? null,
+    k?.cache_write_5m ?? null,
+    k?.cache_write_1h ?? null,
+    k?.output ?? null,
+    row.unpriced ? 1 : 0,
+    row.usageSource,
+    row.pricingVersion,
+    row.traceId,
+  ];
+}
+
+const num = (v: unknown): number => Number(v);
+const big = (v: unknown): bigint | null =>
+  v === null || v === undefined ? null : BigInt(v as bigint | number | string);
+const text = (v: unknown): string | null => v === null || v === undefined ? null : String(v);
+
+/**
+ * A stored row back as a {@link LedgerRow}. Integers may arrive as number, bigint (SQLite with
+ * big-int reads) or string (PostgreSQL's BIGINT); all are read exactly.
+ */
+export function decodeRow(r: Record<string, unknown>): LedgerRow {
+  const costPico = big(r.cost_pico);
+  return {
+    requestId: String(r.request_id),
+    ts: num(r.ts),
+    tenant: String(r.tenant),
+    keyName: text(r.key_name),
+    endUser: text(r.end_user),
+    model: String(r.model),
+    requestModel: String(r.request_model),
+    provider: String(r.provider),
+    route: String(r.route),
+    operation: String(r.operation),
+    status: String(r.status),
+    errorType: text(r.error_type),
+    inputTokens: num(r.input_tokens),
+    cachedInputTokens: num(r.cached_input_tokens),
+    cacheWrite5mTokens: num(r.cache_write_5m_tokens),
+    cacheWrite1hTokens: num(r.cache_write_1h_tokens),
+    outputTokens: num(r.output_tokens),
+    reasoningTokens: num(r.reasoning_tokens),
+    serviceTier: text(r.service_tier),
+    priceTier: text(r.price_tier),
+    costPico,
+    kindCosts: costPico === null ? null : {
+      input: big(r.input_cost_pico) ?? 0n,
+      cached_input: big(r.cached_input_cost_pico) ?? 0n,
+      cache_write_5m: big(r.cache_write_5m_cost_pico) ?? 0n,
+      cache_write_1h: big(r.cache_write_1h_cost_pico) ?? 0n,
+      output: big(r.output_cost_pico) ?? 0n,
+    },
+    unpriced: num(r.unpriced) === 1,
+    usageSource: String(r.usage_source) as LedgerRow["usageSource"],
+    pricingVersion: String(r.pricing_version),
+    traceId: text(r.trace_id),
+  };
+}
