@@ -268,6 +268,11 @@ export function windowStartMs(window: BudgetWindow, nowMs: number): number {
   }
 }
 
+function nextMonthStartMs(nowMs: number): number {
+  const d = new Date(nowMs);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
 /**
  * Each tenant's spend in the hour, day and month windows containing `nowMs`: what a budget store
  * starts from, so a restart never refills a budget. Tenants with no rows this month are absent.
@@ -279,14 +284,15 @@ export async function windowSpend(db: SqlDb, nowMs: number): Promise<WindowSpend
   const sql = `SELECT tenant, ${costSum(db.dialect, "cost_pico", "month")}, ${
     costSum(db.dialect, "CASE WHEN ts >= ? THEN cost_pico END", "day")
   }, ${costSum(db.dialect, "CASE WHEN ts >= ? THEN cost_pico END", "hour")}
-    FROM ledger WHERE ts >= ? AND ts <= ? GROUP BY tenant`;
+    FROM ledger WHERE ts >= ? AND ts < ? GROUP BY tenant`;
   // The SQLite form repeats each CASE three times, each with its own placeholder.
   const repeat = db.dialect === "sqlite" ? 3 : 1;
   const params: SqlValue[] = [
     ...Array(repeat).fill(day),
     ...Array(repeat).fill(hour),
     month,
-    nowMs,
+    // To the month's end, not to now: a replica whose clock runs ahead still counts.
+    nextMonthStartMs(nowMs),
   ];
   const out = new Map<string, Record<BudgetWindow, bigint>>();
   for (const row of await run(db, sql, params)) {
