@@ -135,12 +135,28 @@ export function focusExport(
   return csvText(focusColumns(), focusRecords(rows, options));
 }
 
-/** A byte stream of text chunks; cancelling it (a client gone) stops reading the ledger. */
-export function textStream(chunks: AsyncGenerator<string>): ReadableStream<Uint8Array> {
+/**
+ * A byte stream of text chunks; cancelling it (a client gone) stops reading the ledger. The first
+ * chunks are read before it is returned, so a store that cannot be read fails here — and can be
+ * answered with an error status — rather than midway through a download.
+ */
+export async function textStream(
+  chunks: AsyncGenerator<string>,
+  primed = 2,
+): Promise<ReadableStream<Uint8Array>> {
   const encoder = new TextEncoder();
+  const ready: string[] = [];
+  let done = false;
+  while (ready.length < primed && !done) {
+    const next = await chunks.next();
+    if (next.done) done = true;
+    else ready.push(next.value);
+  }
   return new ReadableStream({
     async pull(controller) {
-      const next = await chunks.next();
+      const first = ready.shift();
+      if (first !== undefined) return controller.enqueue(encoder.encode(first));
+      const next = done ? { done: true as const, value: undefined } : await chunks.next();
       if (next.done) controller.close();
       else controller.enqueue(encoder.encode(next.value));
     },

@@ -117,7 +117,7 @@ export function registerSpendRoutes(app: Hono, deps: SpendRouteDeps): void {
 
   app.get(
     "/v1/spend/export",
-    handle((ledger, access, c) => {
+    handle(async (ledger, access, c) => {
       const query = parseExportQuery(new URL(c.req.url).searchParams, now());
       const rows = ledger.scan({ ...query, tenant: scopedTenant(access, query) });
       const chunks = query.format === "csv" ? csvExport(rows) : focusExport(rows, {
@@ -128,14 +128,12 @@ export function registerSpendRoutes(app: Hono, deps: SpendRouteDeps): void {
       const name = `${query.format === "csv" ? "spend" : "focus"}-${day(query.fromMs)}-${
         day(query.toMs)
       }.csv`;
-      return Promise.resolve(
-        new Response(textStream(chunks), {
-          headers: {
-            "content-type": "text/csv; charset=utf-8",
-            "content-disposition": `attachment; filename="${name}"`,
-          },
-        }),
-      );
+      return new Response(await textStream(chunks), {
+        headers: {
+          "content-type": "text/csv; charset=utf-8",
+          "content-disposition": `attachment; filename="${name}"`,
+        },
+      });
     }),
   );
 }

@@ -13,7 +13,7 @@ async function* fromArray(rows: LedgerRow[]) {
 }
 
 async function text(chunks: AsyncGenerator<string>): Promise<string> {
-  return await new Response(textStream(chunks)).text();
+  return await new Response(await textStream(chunks)).text();
 }
 
 const pico = (usd: string) => {
