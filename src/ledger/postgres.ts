@@ -74,6 +74,9 @@ export function openPostgresLedger(config: PostgresConfig, options: LedgerOption
     connect_timeout: 5,
     // A half-open connection must not stall the shipper forever.
     query_timeout: 30,
+    // The pool's own reconnect delay grows to 20 s by default; after an outage rows should flow
+    // again within a couple of seconds of the database's return.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, MAX_SHIP_BACKOFF_MS / 1000),
     fetch_types: false,
     connection: { application_name: "inference-cost-tracker" },
   });

@@ -156,8 +156,11 @@ export async function spendReport(db: SqlDb, query: SpendQuery): Promise<SpendRe
   const w = where(query);
   const keys = query.groupBy.map((key, i) => `${GROUP_SQL[key]} AS g${i}`);
   const aliases = query.groupBy.map((_, i) => `g${i}`);
+  // NULLS FIRST: SQLite's default, spelled out because PostgreSQL's is the opposite.
   const grouping = aliases.length
-    ? ` GROUP BY ${aliases.join(", ")} ORDER BY ${aliases.join(", ")}`
+    ? ` GROUP BY ${aliases.join(", ")} ORDER BY ${
+      aliases.map((a) => `${a} NULLS FIRST`).join(", ")
+    }`
     : "";
   const sql = `SELECT ${
     [

@@ -8,7 +8,11 @@ import type { LedgerRow, TokenKind } from "./row.ts";
 /** The SQL dialects the ledger speaks. */
 export type Dialect = "sqlite" | "postgres";
 
-/** One schema change. `sql` uses `{int}` for a 64-bit integer column and `{flag}` for 0/1. */
+/**
+ * One schema change. `sql` writes `{int}` for a 64-bit integer, `{flag}` for 0/1 and `{text}` for
+ * text. PostgreSQL text is collated "C" (byte order, as SQLite compares), so both stores sort
+ * groups and page by request id the same way whatever the database's locale.
+ */
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -22,18 +26,18 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "ledger table",
     sql: [
       `CREATE TABLE ledger (
-        request_id TEXT PRIMARY KEY,
+        request_id {text} PRIMARY KEY,
         ts {int} NOT NULL,
-        tenant TEXT NOT NULL,
-        key_name TEXT,
-        end_user TEXT,
-        model TEXT NOT NULL,
-        request_model TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        route TEXT NOT NULL,
-        operation TEXT NOT NULL,
-        status TEXT NOT NULL,
-        error_type TEXT,
+        tenant {text} NOT NULL,
+        key_name {text},
+        end_user {text},
+        model {text} NOT NULL,
+        request_model {text} NOT NULL,
+        provider {text} NOT NULL,
+        route {text} NOT NULL,
+        operation {text} NOT NULL,
+        status {text} NOT NULL,
+        error_type {text},
         input_tokens {int} NOT NULL,
         cached_input_tokens {int} NOT NULL,
         cache_write_tokens {int} NOT NULL,
@@ -44,9 +48,9 @@ export const MIGRATIONS: readonly Migration[] = [
         cache_write_cost_pico {int},
         output_cost_pico {int},
         unpriced {flag} NOT NULL,
-        usage_source TEXT NOT NULL,
-        pricing_version TEXT NOT NULL,
-        trace_id TEXT
+        usage_source {text} NOT NULL,
+        pricing_version {text} NOT NULL,
+        trace_id {text}
       )`,
       "CREATE INDEX ledger_ts ON ledger (ts, request_id)",
       "CREATE INDEX ledger_tenant_ts ON ledger (tenant, ts)",
@@ -65,8 +69,8 @@ export const MIGRATIONS: readonly Migration[] = [
       "ALTER TABLE ledger ADD COLUMN cache_write_1h_cost_pico {int}",
       "UPDATE ledger SET cache_write_1h_cost_pico = 0 WHERE cost_pico IS NOT NULL",
       "ALTER TABLE ledger ADD COLUMN reasoning_tokens {int} NOT NULL DEFAULT 0",
-      "ALTER TABLE ledger ADD COLUMN service_tier TEXT",
-      "ALTER TABLE ledger ADD COLUMN price_tier TEXT",
+      "ALTER TABLE ledger ADD COLUMN service_tier {text}",
+      "ALTER TABLE ledger ADD COLUMN price_tier {text}",
     ],
   },
 ];
@@ -74,10 +78,13 @@ export const MIGRATIONS: readonly Migration[] = [
 /** The statements of a migration in one dialect. */
 export function migrationSql(migration: Migration, dialect: Dialect): string[] {
   const types = dialect === "sqlite"
-    ? { int: "INTEGER", flag: "INTEGER" }
-    : { int: "BIGINT", flag: "SMALLINT" };
+    ? { int: "INTEGER", flag: "INTEGER", text: "TEXT" }
+    : { int: "BIGINT", flag: "SMALLINT", text: 'TEXT COLLATE "C"' };
   return migration.sql.map((s) =>
-    s.replaceAll("{int}", types.int).replaceAll("{flag}", types.flag)
+    s.replaceAll("{int}", types.int).replaceAll("{flag}", types.flag).replaceAll(
+      "{text}",
+      types.text,
+    )
   );
 }
 
