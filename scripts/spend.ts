@@ -63,11 +63,14 @@ export function reportTable(report: SpendReport): string {
   return [title, "", render(header), rule, ...groups, render(total)].join("\n");
 }
 
-/** Counts the rows that pass through. */
-async function* counted<T>(items: AsyncIterable<T>, count: { n: number }): AsyncGenerator<T> {
-  for await (const item of items) {
-    count.n++;
-    yield item;
+/** Counts the rows of the chunks that pass through. */
+async function* counted<T>(
+  chunks: AsyncIterable<readonly T[]>,
+  count: { n: number },
+): AsyncGenerator<readonly T[]> {
+  for await (const chunk of chunks) {
+    count.n += chunk.length;
+    yield chunk;
   }
 }
 

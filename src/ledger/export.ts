@@ -5,7 +5,8 @@
  */
 import { formatUsd } from "../pricing/money.ts";
 import type { LedgerRow } from "./row.ts";
-import { focusColumns, type FocusOptions, focusRecords } from "./focus.ts";
+import { FOCUS_COLUMNS, type FocusOptions, focusWriter } from "./focus.ts";
+import { type Cell, csvLine } from "./csv.ts";
 
 /** The CSV export's columns, in order. */
 export const CSV_COLUMNS = [
@@ -40,25 +41,6 @@ export const CSV_COLUMNS = [
   "pricing_version",
   "trace_id",
 ] as const;
-
-type Cell = string | number | null;
-
-// CSV is written here rather than with an npm CSV library: those libraries' type definitions pull
-// in an old @types/node that hides `node:sqlite` from the type checker.
-
-/**
- * One CSV line (RFC 4180, `\n`-terminated). A text cell starting with `=`, `+`, `-`, `@`, tab or
- * CR gets a leading `'`, so a client-chosen value (an end user, a request id) cannot run as a
- * spreadsheet formula; cells holding a comma, quote or line break are quoted.
- */
-export function csvLine(cells: readonly Cell[]): string {
-  return cells.map((cell) => {
-    if (cell === null) return "";
-    if (typeof cell === "number") return String(cell);
-    const text = /^[=+\-@\t\r]/.test(cell) ? `'${cell}` : cell;
-    return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-  }).join(",") + "\n";
-}
 
 const usd = (pico: bigint | null | undefined): string => pico == null ? "" : formatUsd(pico);
 
@@ -98,41 +80,31 @@ function csvRecord(row: LedgerRow): Cell[] {
   ];
 }
 
-const CHUNK_ROWS = 1000;
-
+/** A header line, then the lines of each chunk's rows, one string per chunk. */
 async function* csvText(
   header: readonly string[],
-  records: AsyncIterable<Cell[]>,
+  chunks: AsyncIterable<readonly LedgerRow[]>,
+  lines: (row: LedgerRow) => string,
 ): AsyncGenerator<string> {
   yield csvLine(header);
-  let chunk = "";
-  let n = 0;
-  for await (const record of records) {
-    chunk += csvLine(record);
-    if (++n === CHUNK_ROWS) {
-      yield chunk;
-      chunk = "";
-      n = 0;
-    }
+  for await (const rows of chunks) {
+    let text = "";
+    for (const row of rows) text += lines(row);
+    if (text) yield text;
   }
-  if (chunk) yield chunk;
 }
 
-async function* mapRows(rows: AsyncIterable<LedgerRow>): AsyncGenerator<Cell[]> {
-  for await (const row of rows) yield csvRecord(row);
+/** The CSV export of chunks of rows: a header line, then one line per request. */
+export function csvExport(chunks: AsyncIterable<readonly LedgerRow[]>): AsyncGenerator<string> {
+  return csvText(CSV_COLUMNS, chunks, (row) => csvLine(csvRecord(row)));
 }
 
-/** The CSV export of `rows`: a header line, then one line per request. */
-export function csvExport(rows: AsyncIterable<LedgerRow>): AsyncGenerator<string> {
-  return csvText(CSV_COLUMNS, mapRows(rows));
-}
-
-/** The FOCUS export of `rows`: one line per request and priced token kind. */
+/** The FOCUS export of chunks of rows: one line per request and priced token kind. */
 export function focusExport(
-  rows: AsyncIterable<LedgerRow>,
+  chunks: AsyncIterable<readonly LedgerRow[]>,
   options: FocusOptions,
 ): AsyncGenerator<string> {
-  return csvText(focusColumns(), focusRecords(rows, options));
+  return csvText(FOCUS_COLUMNS, chunks, focusWriter(options));
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   recordById,
   type RecordsPage,
   recordsPage,
-  scanRows,
+  scanChunks,
   type SpendReport,
   spendReport,
   type WindowSpend,
@@ -39,8 +39,8 @@ export interface Ledger {
   page(query: RecordsQuery): Promise<RecordsPage>;
   /** One record by request id, or null. */
   record(requestId: string): Promise<LedgerRow | null>;
-  /** Every row of a filter, oldest first, streamed in chunks (for exports). */
-  scan(filter: RowFilter): AsyncIterable<LedgerRow>;
+  /** Every row of a filter, oldest first, in chunks of up to a few thousand (for exports). */
+  scan(filter: RowFilter): AsyncIterable<readonly LedgerRow[]>;
   /** Each tenant's spend in the current hour, day and month: budgets start from it. */
   windowSpend(nowMs: number): Promise<WindowSpend>;
   /** Deletes rows past the retention period; resolves to how many (0 when keeping all). */
@@ -98,7 +98,7 @@ export function openSqliteLedger(
     report: (query) => spendReport(db, query),
     page: (query) => recordsPage(db, query),
     record: (id) => recordById(db, id),
-    scan: (filter) => scanRows(db, filter),
+    scan: (filter) => scanChunks(db, filter),
     windowSpend: (nowMs) => windowSpend(db, nowMs),
     prune: retention.prune,
     backlog: () => 0,

@@ -26,7 +26,7 @@ import {
   pruneRows,
   recordById,
   recordsPage,
-  scanRows,
+  scanChunks,
   spendReport,
   windowSpend,
 } from "./queries.ts";
@@ -96,6 +96,10 @@ export function openPostgresLedger(config: PostgresConfig, options: LedgerOption
       await schemaReady();
       return [...await sql.unsafe(text, params as SqlValue[] as never[])];
     },
+    async values(text, params = []) {
+      await schemaReady();
+      return await sql.unsafe(text, params as SqlValue[] as never[]).values();
+    },
     async execute(text, params = []) {
       await schemaReady();
       return (await sql.unsafe(text, params as SqlValue[] as never[])).count;
@@ -116,7 +120,7 @@ export function openPostgresLedger(config: PostgresConfig, options: LedgerOption
     report: (query) => spendReport(db, query),
     page: (query) => recordsPage(db, query),
     record: (id) => recordById(db, id),
-    scan: (filter) => scanRows(db, filter),
+    scan: (filter) => scanChunks(db, filter),
     async windowSpend(nowMs) {
       if (!outbox) return windowSpend(db, nowMs);
       // Ship first, so PostgreSQL holds (nearly) everything; rows still local are added from the

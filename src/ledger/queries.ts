@@ -10,7 +10,7 @@
 import type { BudgetWindow } from "../tenants/tenants.ts";
 import type { Cursor, GroupKey, RecordsQuery, RowFilter, SpendQuery } from "./query.ts";
 import { type LedgerRow, REFUSED_STATUSES } from "./row.ts";
-import { decodeRow, type Dialect, type SqlValue } from "./schema.ts";
+import { COLUMNS, decodeRow, type Dialect, type SqlValue } from "./schema.ts";
 import type { SqlDb } from "./sqlite.ts";
 
 /** Counts and sums of a set of rows. */
@@ -78,6 +78,12 @@ export function placeholders(dialect: Dialect, sql: string): string {
 
 function run(db: SqlDb, sql: string, params: SqlValue[]) {
   return db.query(placeholders(db.dialect, sql), params);
+}
+
+/** Ledger rows selected by `where` (and what follows it): every column, in COLUMNS order. */
+async function selectRows(db: SqlDb, rest: string, params: SqlValue[]): Promise<LedgerRow[]> {
+  const sql = `SELECT ${COLUMNS.join(", ")} FROM ledger WHERE ${rest}`;
+  return (await db.values(placeholders(db.dialect, sql), params)).map(decodeRow);
 }
 
 function where(filter: RowFilter): { sql: string; params: SqlValue[] } {
@@ -204,7 +210,7 @@ export async function spendReport(db: SqlDb, query: SpendQuery): Promise<SpendRe
 /** A page of records, newest first (by time, then request id). */
 export async function recordsPage(db: SqlDb, query: RecordsQuery): Promise<RecordsPage> {
   const w = where(query);
-  let sql = `SELECT * FROM ledger WHERE ${w.sql}`;
+  let sql = w.sql;
   const params = [...w.params];
   if (query.after) {
     sql += " AND (ts < ? OR (ts = ? AND request_id < ?))";
@@ -212,7 +218,7 @@ export async function recordsPage(db: SqlDb, query: RecordsQuery): Promise<Recor
   }
   sql += " ORDER BY ts DESC, request_id DESC LIMIT ?";
   params.push(query.limit + 1);
-  const rows = (await run(db, sql, params)).map(decodeRow);
+  const rows = await selectRows(db, sql, params);
   const records = rows.slice(0, query.limit);
   const last = records.at(-1);
   return {
@@ -223,23 +229,23 @@ export async function recordsPage(db: SqlDb, query: RecordsQuery): Promise<Recor
 
 /** One record by request id, or null. */
 export async function recordById(db: SqlDb, requestId: string): Promise<LedgerRow | null> {
-  const rows = await run(db, "SELECT * FROM ledger WHERE request_id = ?", [requestId]);
-  return rows.length ? decodeRow(rows[0]) : null;
+  const rows = await selectRows(db, "request_id = ?", [requestId]);
+  return rows[0] ?? null;
 }
 
 /**
  * Every row of a filter, oldest first, read in chunks by keyset so that an export of millions
  * of rows never holds more than one chunk and lets other requests run between chunks.
  */
-export async function* scanRows(
+export async function* scanChunks(
   db: SqlDb,
   filter: RowFilter,
   chunk = 2000,
-): AsyncGenerator<LedgerRow> {
+): AsyncGenerator<readonly LedgerRow[]> {
   const w = where(filter);
   let after: Cursor | undefined;
   while (true) {
-    let sql = `SELECT * FROM ledger WHERE ${w.sql}`;
+    let sql = w.sql;
     const params = [...w.params];
     if (after) {
       sql += " AND (ts > ? OR (ts = ? AND request_id > ?))";
@@ -247,8 +253,8 @@ export async function* scanRows(
     }
     sql += " ORDER BY ts, request_id LIMIT ?";
     params.push(chunk);
-    const rows = (await run(db, sql, params)).map(decodeRow);
-    yield* rows;
+    const rows = await selectRows(db, sql, params);
+    if (rows.length) yield rows;
     if (rows.length < chunk) return;
     const last = rows[rows.length - 1];
     after = { ts: last.ts, requestId: last.requestId };

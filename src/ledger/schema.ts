@@ -180,44 +180,51 @@ const big = (v: unknown): bigint | null =>
   v === null || v === undefined ? null : BigInt(v as bigint | number | string);
 const text = (v: unknown): string | null => v === null || v === undefined ? null : String(v);
 
+/** Column name → index in {@link COLUMNS}. */
+const AT = Object.fromEntries(COLUMNS.map((name, i) => [name, i])) as Record<
+  typeof COLUMNS[number],
+  number
+>;
+
 /**
- * A stored row back as a {@link LedgerRow}. Integers may arrive as number, bigint (SQLite with
- * big-int reads) or string (PostgreSQL's BIGINT); all are read exactly.
+ * A stored row, its values in {@link COLUMNS} order, back as a {@link LedgerRow}. Integers may
+ * arrive as number, bigint (SQLite read with big ints) or string (PostgreSQL's BIGINT); all are
+ * read exactly.
  */
-export function decodeRow(r: Record<string, unknown>): LedgerRow {
-  const costPico = big(r.cost_pico);
+export function decodeRow(v: readonly unknown[]): LedgerRow {
+  const costPico = big(v[AT.cost_pico]);
   return {
-    requestId: String(r.request_id),
-    ts: num(r.ts),
-    tenant: String(r.tenant),
-    keyName: text(r.key_name),
-    endUser: text(r.end_user),
-    model: String(r.model),
-    requestModel: String(r.request_model),
-    provider: String(r.provider),
-    route: String(r.route),
-    operation: String(r.operation),
-    status: String(r.status),
-    errorType: text(r.error_type),
-    inputTokens: num(r.input_tokens),
-    cachedInputTokens: num(r.cached_input_tokens),
-    cacheWrite5mTokens: num(r.cache_write_5m_tokens),
-    cacheWrite1hTokens: num(r.cache_write_1h_tokens),
-    outputTokens: num(r.output_tokens),
-    reasoningTokens: num(r.reasoning_tokens),
-    serviceTier: text(r.service_tier),
-    priceTier: text(r.price_tier),
+    requestId: String(v[AT.request_id]),
+    ts: num(v[AT.ts]),
+    tenant: String(v[AT.tenant]),
+    keyName: text(v[AT.key_name]),
+    endUser: text(v[AT.end_user]),
+    model: String(v[AT.model]),
+    requestModel: String(v[AT.request_model]),
+    provider: String(v[AT.provider]),
+    route: String(v[AT.route]),
+    operation: String(v[AT.operation]),
+    status: String(v[AT.status]),
+    errorType: text(v[AT.error_type]),
+    inputTokens: num(v[AT.input_tokens]),
+    cachedInputTokens: num(v[AT.cached_input_tokens]),
+    cacheWrite5mTokens: num(v[AT.cache_write_5m_tokens]),
+    cacheWrite1hTokens: num(v[AT.cache_write_1h_tokens]),
+    outputTokens: num(v[AT.output_tokens]),
+    reasoningTokens: num(v[AT.reasoning_tokens]),
+    serviceTier: text(v[AT.service_tier]),
+    priceTier: text(v[AT.price_tier]),
     costPico,
     kindCosts: costPico === null ? null : {
-      input: big(r.input_cost_pico) ?? 0n,
-      cached_input: big(r.cached_input_cost_pico) ?? 0n,
-      cache_write_5m: big(r.cache_write_5m_cost_pico) ?? 0n,
-      cache_write_1h: big(r.cache_write_1h_cost_pico) ?? 0n,
-      output: big(r.output_cost_pico) ?? 0n,
+      input: big(v[AT.input_cost_pico]) ?? 0n,
+      cached_input: big(v[AT.cached_input_cost_pico]) ?? 0n,
+      cache_write_5m: big(v[AT.cache_write_5m_cost_pico]) ?? 0n,
+      cache_write_1h: big(v[AT.cache_write_1h_cost_pico]) ?? 0n,
+      output: big(v[AT.output_cost_pico]) ?? 0n,
     },
-    unpriced: num(r.unpriced) === 1,
-    usageSource: String(r.usage_source) as LedgerRow["usageSource"],
-    pricingVersion: String(r.pricing_version),
-    traceId: text(r.trace_id),
+    unpriced: num(v[AT.unpriced]) === 1,
+    usageSource: String(v[AT.usage_source]) as LedgerRow["usageSource"],
+    pricingVersion: String(v[AT.pricing_version]),
+    traceId: text(v[AT.trace_id]),
   };
 }

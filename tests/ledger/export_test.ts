@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { csvExport, csvLine, focusExport, textStream } from "../../src/ledger/export.ts";
-import { focusColumns } from "../../src/ledger/focus.ts";
+import { csvExport, focusExport, textStream } from "../../src/ledger/export.ts";
+import { csvLine } from "../../src/ledger/csv.ts";
+import { FOCUS_COLUMNS } from "../../src/ledger/focus.ts";
 import { parseUsdPico } from "../../src/pricing/money.ts";
 import type { LedgerRow } from "../../src/ledger/row.ts";
 import { csvObjects, parseCsv } from "../helpers/csv.ts";
@@ -9,7 +10,7 @@ import { makeRow } from "./fixtures.ts";
 const ACCOUNT = { billingAccountId: "acme-gateway", billingAccountName: "acme-gateway" };
 
 async function* fromArray(rows: LedgerRow[]) {
-  yield* rows;
+  yield rows;
 }
 
 async function text(chunks: AsyncGenerator<string>): Promise<string> {
@@ -89,8 +90,10 @@ Deno.test("CSV export: an empty range is a header only", async () => {
   assert.equal(rows[0][0], "request_id");
 });
 
-Deno.test("FOCUS export: the FOCUS 1.2 columns the spec makes mandatory for usage, and the asked ones", () => {
-  const columns = focusColumns();
+Deno.test("FOCUS export: the FOCUS 1.2 columns the spec makes mandatory for usage, and the asked ones", async () => {
+  const header = parseCsv(await text(focusExport(fromArray([]), ACCOUNT)))[0];
+  assert.deepEqual(header, [...FOCUS_COLUMNS]);
+  const columns: readonly string[] = FOCUS_COLUMNS;
   for (
     const required of [
       "BilledCost",
@@ -136,6 +139,10 @@ Deno.test("FOCUS export: one row per priced token kind; costs add up to the requ
     outputTokens: 300,
     tenant: "team-a",
     pricingVersion: "2026.11.1",
+    keyName: "ci",
+    endUser: "ann",
+    serviceTier: "flex",
+    priceTier: "long_context",
   });
   const unpriced = makeRow({ unpriced: true });
   const records = csvObjects(await text(focusExport(fromArray([row, unpriced]), ACCOUNT)));
@@ -168,6 +175,36 @@ Deno.test("FOCUS export: one row per priced token kind; costs add up to the requ
     assert.equal(r.BillingPeriodEnd, "2026-12-01T00:00:00Z");
     assert.equal(r.BillingAccountId, "acme-gateway");
     assert.equal(r.x_RequestId, row.requestId);
+    assert.deepEqual(
+      [r.ProviderName, r.PublisherName, r.ResourceName, r.ResourceType, r.ServiceName],
+      ["simulated", "simulated", "gpt-4o-mini", "Model", "Model inference"],
+    );
+    assert.deepEqual(
+      [r.ServiceCategory, r.ServiceSubcategory, r.ChargeFrequency, r.PricingCategory],
+      ["AI and Machine Learning", "Generative AI", "Usage-Based", "Standard"],
+    );
+    assert.deepEqual([r.InvoiceIssuerName, r.SubAccountName, r.SubAccountType], [
+      "acme-gateway",
+      "team-a",
+      "Tenant",
+    ]);
+    assert.deepEqual(JSON.parse(r.Tags), {
+      route: "/v1/chat/completions",
+      key_name: "ci",
+      end_user: "ann",
+    });
+    assert.deepEqual([r.x_Status, r.x_UsageSource, r.x_PricingVersion, r.x_ServiceTier], [
+      "ok",
+      "provider",
+      "2026.11.1",
+      "flex",
+    ]);
+    assert.equal(r.SkuPriceId, `gpt-4o-mini/${r.x_TokenKind}@2026.11.1/long_context`);
+    assert.equal(r.ContractedUnitPrice, r.ListUnitPrice);
+    assert.match(
+      r.ChargeDescription,
+      new RegExp(`^${r.ConsumedQuantity} .* tokens of gpt-4o-mini$`),
+    );
   }
   assert.equal(records.find((r) => r.x_TokenKind === "input")?.ListUnitPrice, "0.15");
   assert.equal(records.find((r) => r.x_TokenKind === "input")?.PricingQuantity, "0.00065");

@@ -116,3 +116,8 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   for await (const item of items) out.push(item);
   return out;
 }
+
+/** Collects the rows of a ledger scan's chunks. */
+export async function scanned(chunks: AsyncIterable<readonly LedgerRow[]>): Promise<LedgerRow[]> {
+  return (await collect(chunks)).flat();
+}

@@ -14,7 +14,7 @@ import { registerLedgerMetrics } from "../../src/telemetry/metrics.ts";
 import { type PostgresServer, startPostgres } from "../helpers/postgres.ts";
 import { eventually } from "../helpers/poll.ts";
 import { find, parseExposition } from "../helpers/prom.ts";
-import { collect, makeRow } from "./fixtures.ts";
+import { makeRow, scanned } from "./fixtures.ts";
 
 const NOVEMBER = { fromMs: Date.UTC(2026, 10, 1), toMs: Date.UTC(2026, 11, 1) };
 const OUTAGE_MS = 10_000;
@@ -278,8 +278,8 @@ Deno.test({
               await sqlite.page({ ...NOVEMBER, limit: 25 }),
             );
             assert.deepEqual(
-              await collect(pg.scan(NOVEMBER)),
-              await collect(sqlite.scan(NOVEMBER)),
+              await scanned(pg.scan(NOVEMBER)),
+              await scanned(sqlite.scan(NOVEMBER)),
             );
             assert.deepEqual(await pg.record(rows[7].requestId), rows[7]);
             const now = NOVEMBER.fromMs + 20 * 86_400_000 + 3_600_000 * 5;

@@ -3,7 +3,7 @@ import { windowAt } from "../../src/budgets/windows.ts";
 import { BUDGET_WINDOWS } from "../../src/tenants/tenants.ts";
 import { windowStartMs } from "../../src/ledger/queries.ts";
 import type { SpendQuery } from "../../src/ledger/query.ts";
-import { collect, makeRow, tempLedger } from "./fixtures.ts";
+import { collect, makeRow, scanned, tempLedger } from "./fixtures.ts";
 
 const NOV = (day: number, hour = 0, minute = 0) => Date.UTC(2026, 10, day, hour, minute);
 const all: SpendQuery = { fromMs: NOV(1), toMs: Date.UTC(2026, 11, 1), groupBy: [] };
@@ -174,10 +174,11 @@ Deno.test("scan: exports read every row of the range oldest first across chunks"
     const rows = Array.from({ length: 4500 }, (_, i) => makeRow({ ts: NOV(8) + (i % 1000) }));
     await Promise.all(rows.map((r) => ledger.append(r)));
     await ledger.append(makeRow({ ts: NOV(20) }));
-    const scanned = await collect(ledger.scan({ fromMs: NOV(8), toMs: NOV(9) }));
-    assert.equal(scanned.length, 4500);
-    assert.equal(new Set(scanned.map((r) => r.requestId)).size, 4500);
-    for (let i = 1; i < scanned.length; i++) assert.ok(scanned[i - 1].ts <= scanned[i].ts);
+    const chunks = await collect(ledger.scan({ fromMs: NOV(8), toMs: NOV(9) }));
+    assert.deepEqual(chunks.map((c) => c.length), [2000, 2000, 500]);
+    const read = chunks.flat();
+    assert.equal(new Set(read.map((r) => r.requestId)).size, 4500);
+    for (let i = 1; i < read.length; i++) assert.ok(read[i - 1].ts <= read[i].ts);
   } finally {
     await cleanup();
   }
@@ -234,7 +235,7 @@ Deno.test("retention: prune deletes rows older than the period, in chunks, and k
     const kept = [makeRow({ ts: cutoff }), makeRow({ ts: now - 1 })];
     await Promise.all([...old, ...kept].map((r) => ledger.append(r)));
     assert.equal(await ledger.prune(now), 25_000);
-    const left = await collect(ledger.scan({ fromMs: 0, toMs: now }));
+    const left = await scanned(ledger.scan({ fromMs: 0, toMs: now }));
     assert.deepEqual(left.map((r) => r.requestId).sort(), kept.map((r) => r.requestId).sort());
     assert.equal(await ledger.prune(now), 0);
   } finally {
@@ -247,7 +248,7 @@ Deno.test("retention: without LEDGER_RETENTION_DAYS nothing is ever pruned", asy
   try {
     await ledger.append(makeRow({ ts: 1 }));
     assert.equal(await ledger.prune(NOV(30)), 0);
-    assert.equal((await collect(ledger.scan({ fromMs: 0, toMs: NOV(30) }))).length, 1);
+    assert.equal((await scanned(ledger.scan({ fromMs: 0, toMs: NOV(30) }))).length, 1);
   } finally {
     await cleanup();
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { openSqliteLedger } from "../../src/ledger/ledger.ts";
-import { collect } from "./fixtures.ts";
+import { scanned } from "./fixtures.ts";
 
 Deno.test("durability: rows whose appends resolved survive a SIGKILL right after", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ict-ledger-kill-" });
@@ -30,7 +30,7 @@ Deno.test("durability: rows whose appends resolved survive a SIGKILL right after
     const status = await child.status;
     assert.equal(status.signal, "SIGKILL");
     const ledger = openSqliteLedger(path, "normal");
-    const rows = await collect(ledger.scan({ fromMs: 0, toMs: Number.MAX_SAFE_INTEGER }));
+    const rows = await scanned(ledger.scan({ fromMs: 0, toMs: Number.MAX_SAFE_INTEGER }));
     await ledger.close();
     assert.equal(rows.length, count);
     assert.deepEqual(
