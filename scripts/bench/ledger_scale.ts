@@ -105,6 +105,14 @@ async function run(ledger: Ledger, rows: number, figures: Record<string, number>
       await Promise.all(burst);
     }
   });
+  // One append at a time: every row its own commit, the latency a lone request's response waits.
+  const lone = Math.min(2000, rows);
+  await timed(`append ${lone} one at a time`, figures, async () => {
+    for (let i = 0; i < lone; i++) await ledger.append(syntheticRow(rows + i, rows + lone));
+  });
+  figures["append latency one at a time (µs)"] = Math.round(
+    figures[`append ${lone} one at a time`] * 1000 / lone,
+  );
   if (ledger.store === "postgres") {
     await timed("ship outbox to PostgreSQL", figures, async () => {
       while (ledger.backlog() > 0) await new Promise((r) => setTimeout(r, 50));
@@ -121,7 +129,7 @@ async function run(ledger: Ledger, rows: number, figures: Record<string, number>
       figures,
       () => ledger.report({ ...month, groupBy }),
     );
-    if (report.total.requests + report.total.refusedRequests !== BigInt(rows)) {
+    if (report.total.requests + report.total.refusedRequests !== BigInt(rows + lone)) {
       throw new Error(`report counted ${report.total.requests} requests of ${rows}`);
     }
   }

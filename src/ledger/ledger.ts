@@ -20,6 +20,7 @@ import {
   windowSpend,
 } from "./queries.ts";
 import { openSqliteFile, sqliteDb } from "./sqlite.ts";
+import { openWorkerReader } from "./sqlite_reader.ts";
 import { GroupCommitWriter } from "./writer.ts";
 import { openPostgresLedger } from "./postgres.ts";
 import { scheduleRetention } from "./retention.ts";
@@ -82,7 +83,9 @@ export function openSqliteLedger(
   options: LedgerOptions = {},
 ): Ledger {
   const file = openSqliteFile(path, sync);
-  const db = sqliteDb(file);
+  // Reads go to a worker's own connection; an in-memory database has no file to share.
+  const reader = path === ":memory:" ? undefined : openWorkerReader(path);
+  const db = reader ?? sqliteDb(file);
   const writer = new GroupCommitWriter(file, options.metrics);
   options.metrics?.outboxBacklog.set(0);
   const retention = scheduleRetention(
@@ -105,6 +108,7 @@ export function openSqliteLedger(
     close() {
       retention.stop();
       writer.close();
+      reader?.close();
       file.close();
       return Promise.resolve();
     },

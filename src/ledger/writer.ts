@@ -5,6 +5,7 @@
  * one commit per turn rather than one per request.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { clearImmediate, setImmediate } from "node:timers";
 import type { LedgerMetrics } from "../telemetry/metrics.ts";
 import { formatUsd } from "../pricing/money.ts";
 import { type LedgerRow, validateRow } from "./row.ts";
@@ -19,7 +20,7 @@ interface Pending {
 /** Appends rows to a SQLite ledger table in group commits. */
 export class GroupCommitWriter {
   #pending: Pending[] = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #scheduled: ReturnType<typeof setImmediate> | undefined;
   readonly #insert: StatementSync;
   #closed = false;
 
@@ -49,16 +50,17 @@ export class GroupCommitWriter {
     }
     return new Promise((resolve, reject) => {
       this.#pending.push({ row, resolve, reject });
-      // A timer rather than a microtask: it runs after the I/O callbacks of this turn, so
-      // requests finishing together share a commit.
-      this.#timer ??= setTimeout(() => this.flush(), 0);
+      // setImmediate rather than a microtask: it runs after the I/O callbacks of this turn, so
+      // requests finishing together share a commit; and rather than setTimeout(0), which waits
+      // for the next timer tick (about 1-2 ms added to every response).
+      this.#scheduled ??= setImmediate(() => this.flush());
     });
   }
 
   /** Commits everything queued now. */
   flush(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#scheduled !== undefined) clearImmediate(this.#scheduled);
+    this.#scheduled = undefined;
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;

@@ -3,6 +3,8 @@ import { windowAt } from "../../src/budgets/windows.ts";
 import { BUDGET_WINDOWS } from "../../src/tenants/tenants.ts";
 import { windowStartMs } from "../../src/ledger/queries.ts";
 import type { SpendQuery } from "../../src/ledger/query.ts";
+import { openSqliteLedger } from "../../src/ledger/ledger.ts";
+import { eventually } from "../helpers/poll.ts";
 import { collect, makeRow, scanned, tempLedger } from "./fixtures.ts";
 
 const NOV = (day: number, hour = 0, minute = 0) => Date.UTC(2026, 10, day, hour, minute);
@@ -226,18 +228,27 @@ Deno.test("windowStartMs: the same calendar windows as the budget store", () => 
   }
 });
 
-Deno.test("retention: prune deletes rows older than the period, in chunks, and keeps the rest", async () => {
+Deno.test("retention: at start, rows older than the period are pruned in chunks; the rest stay", async () => {
   const now = NOV(30);
-  const { ledger, cleanup } = await tempLedger({ retentionDays: 30, now: () => now });
+  const cutoff = now - 30 * 86_400_000;
+  const { ledger, path, cleanup } = await tempLedger();
   try {
-    const cutoff = now - 30 * 86_400_000;
     const old = Array.from({ length: 25_000 }, (_, i) => makeRow({ ts: cutoff - 1 - i }));
     const kept = [makeRow({ ts: cutoff }), makeRow({ ts: now - 1 })];
     await Promise.all([...old, ...kept].map((r) => ledger.append(r)));
-    assert.equal(await ledger.prune(now), 25_000);
-    const left = await scanned(ledger.scan({ fromMs: 0, toMs: now }));
-    assert.deepEqual(left.map((r) => r.requestId).sort(), kept.map((r) => r.requestId).sort());
-    assert.equal(await ledger.prune(now), 0);
+    const pruning = openSqliteLedger(path, "normal", { retentionDays: 30, now: () => now });
+    try {
+      const left = await eventually("old rows pruned", Date.now() + 10_000, async () => {
+        const rows = await scanned(pruning.scan({ fromMs: 0, toMs: now }));
+        return rows.length === kept.length ? rows : undefined;
+      }, 20);
+      assert.deepEqual(left.map((r) => r.requestId).sort(), kept.map((r) => r.requestId).sort());
+      await pruning.append(makeRow({ ts: cutoff - 1 }));
+      assert.equal(await pruning.prune(now), 1);
+      assert.equal(await pruning.prune(now), 0);
+    } finally {
+      await pruning.close();
+    }
   } finally {
     await cleanup();
   }
