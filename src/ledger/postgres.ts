@@ -228,6 +228,7 @@ class Outbox {
       ON CONFLICT (request_id) DO NOTHING`;
     const last = rows[rows.length - 1].outbox_rowid as bigint;
     const deleted = Number(this.#delete.run(last).changes);
+    this.options.metrics?.rowsShipped.inc(rows.length);
     this.#setBacklog(Math.max(0, this.backlog - deleted));
     return rows.length;
   }

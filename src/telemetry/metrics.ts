@@ -218,6 +218,8 @@ export interface LedgerMetrics {
   readonly writeErrors: client.Counter<string>;
   /** Rows committed to the local outbox but not yet shipped to PostgreSQL (0 for SQLite). */
   readonly outboxBacklog: client.Gauge<string>;
+  /** Rows shipped from the outbox to PostgreSQL: with the backlog, tells busy from stuck. */
+  readonly rowsShipped: client.Counter<string>;
 }
 
 /** Registers the ledger's metrics on an app's registry. */
@@ -244,6 +246,11 @@ export function registerLedgerMetrics(
     outboxBacklog: new client.Gauge({
       name: METRIC.ledgerOutboxBacklog,
       help: "Ledger rows waiting in the local outbox to be shipped to PostgreSQL",
+      registers,
+    }),
+    rowsShipped: new client.Counter({
+      name: METRIC.ledgerRowsShippedTotal,
+      help: "Ledger rows shipped from the local outbox to PostgreSQL",
       registers,
     }),
   };

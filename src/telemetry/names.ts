@@ -25,6 +25,7 @@ export const METRIC = {
   ledgerCostUsdTotal: "inference_ledger_cost_usd_total",
   ledgerWriteErrorsTotal: "inference_ledger_write_errors_total",
   ledgerOutboxBacklog: "inference_ledger_outbox_backlog",
+  ledgerRowsShippedTotal: "inference_ledger_rows_shipped_total",
 } as const;
 
 /** The reference tutorial's latency buckets, in seconds. */

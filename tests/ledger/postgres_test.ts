@@ -152,11 +152,12 @@ Deno.test({
             assert.deepEqual(await countRows(db.url), { rows: rows.length, distinct: rows.length });
             const report = await replicas[1].report({ ...NOVEMBER, groupBy: [] });
             assert.equal(report.total.costPico, sumCost(rows));
-            assert.equal(
-              find(parseExposition(await registry.metrics()), "inference_ledger_outbox_backlog")[0]
-                .value,
-              0,
-            );
+            const after = parseExposition(await registry.metrics());
+            assert.equal(find(after, "inference_ledger_outbox_backlog")[0].value, 0);
+            // Replica 0 wrote (and shipped) every other row; none is counted twice.
+            const own = rows.filter((_, i) => i % 2 === 0).length;
+            assert.equal(find(after, "inference_ledger_rows_written_total")[0].value, own);
+            assert.equal(find(after, "inference_ledger_rows_shipped_total")[0].value, own);
           } finally {
             await server.start();
             await db.close();
