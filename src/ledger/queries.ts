@@ -209,12 +209,15 @@ export async function spendReport(db: SqlDb, query: SpendQuery): Promise<SpendRe
 
 /** A page of records, newest first (by time, then request id). */
 export async function recordsPage(db: SqlDb, query: RecordsQuery): Promise<RecordsPage> {
-  const w = where(query);
+  // The cursor narrows the range itself (ts <= the cursor's), so the index seeks straight to it
+  // instead of walking every newer row again on each page.
+  const after = query.after;
+  const w = where(after ? { ...query, toMs: Math.min(query.toMs, after.ts + 1) } : query);
   let sql = w.sql;
   const params = [...w.params];
-  if (query.after) {
-    sql += " AND (ts < ? OR (ts = ? AND request_id < ?))";
-    params.push(query.after.ts, query.after.ts, query.after.requestId);
+  if (after) {
+    sql += " AND (ts < ? OR request_id < ?)";
+    params.push(after.ts, after.requestId);
   }
   sql += " ORDER BY ts DESC, request_id DESC LIMIT ?";
   params.push(query.limit + 1);
@@ -242,14 +245,15 @@ export async function* scanChunks(
   filter: RowFilter,
   chunk = 2000,
 ): AsyncGenerator<readonly LedgerRow[]> {
-  const w = where(filter);
   let after: Cursor | undefined;
   while (true) {
+    // As in recordsPage: the cursor raises the range's start, so each chunk is an index seek.
+    const w = where(after ? { ...filter, fromMs: Math.max(filter.fromMs, after.ts) } : filter);
     let sql = w.sql;
     const params = [...w.params];
     if (after) {
-      sql += " AND (ts > ? OR (ts = ? AND request_id > ?))";
-      params.push(after.ts, after.ts, after.requestId);
+      sql += " AND (ts > ? OR request_id > ?)";
+      params.push(after.ts, after.requestId);
     }
     sql += " ORDER BY ts, request_id LIMIT ?";
     params.push(chunk);
