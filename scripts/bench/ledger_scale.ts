@@ -8,7 +8,8 @@
  *       [--json=out.json]
  *
  * Without --ledger it uses a fresh SQLite file in a temporary folder, removed afterwards. A
- * PostgreSQL ledger must be an empty database; rows go through the outbox as in production.
+ * PostgreSQL ledger must be an empty database; rows go through an outbox (in a temporary folder)
+ * as in production.
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
@@ -172,9 +173,10 @@ if (import.meta.main) {
     options: { rows: { type: "string" }, ledger: { type: "string" }, json: { type: "string" } },
   });
   const rows = Number(values.rows ?? 1_000_000);
-  const dir = values.ledger ? undefined : await Deno.makeTempDir({ prefix: "ict-ledger-bench-" });
+  // The SQLite ledger (by default) or the PostgreSQL outbox lives in a temporary folder.
+  const dir = await Deno.makeTempDir({ prefix: "ict-ledger-bench-" });
   const url = values.ledger ?? `sqlite:${dir}/ledger.sqlite`;
-  const config = parseLedgerUrl(url, `${dir ?? Deno.cwd()}/bench-outbox.sqlite`, "normal");
+  const config = parseLedgerUrl(url, `${dir}/outbox.sqlite`, "normal");
   if (!config || config.kind === "none") throw new Error(`--ledger: not a ledger URL: ${url}`);
   const ledger = openLedger(config)!;
   const figures: Record<string, number> = { rows };
@@ -183,7 +185,7 @@ if (import.meta.main) {
     await run(ledger, rows, figures);
   } finally {
     await ledger.close();
-    if (dir) await Deno.remove(dir, { recursive: true });
+    await Deno.remove(dir, { recursive: true });
   }
   if (values.json) {
     await Deno.writeTextFile(
