@@ -188,7 +188,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue.path[0] ?? "environment");
-    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? null)})`);
+    // A URL's password (LEDGER_URL, REDIS_URL) never reaches the message, which ends up in logs.
+    const shown = env[name]?.replace(/\/\/[^/@\s]*@/, "//***@") ?? null;
+    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(shown)})`);
   }
   const e = parsed.data;
   try {

@@ -326,7 +326,7 @@ export async function pruneRows(
   db: SqlDb,
   retentionDays: number,
   nowMs: number,
-  chunk = 10_000,
+  chunk = 2_000,
 ): Promise<number> {
   const cutoff = nowMs - retentionDays * DAY_MS;
   const sql = placeholders(

@@ -131,6 +131,17 @@ Deno.test("config: LEDGER_URL defaults to ./data/ledger.sqlite; sqlite:, postgre
   assert.equal(loadConfig({ LEDGER_RETENTION_DAYS: "400" }).ledgerRetentionDays, 400);
 });
 
+Deno.test("config: a refused LEDGER_URL is echoed without its password", () => {
+  assert.throws(
+    () => loadConfig({ LEDGER_URL: "mysql://ledger:s3cret@db:3306/x" }),
+    (e: Error) => {
+      assert.match(e.message, /\(got "mysql:\/\/\*\*\*@db:3306\/x"\)$/);
+      assert.doesNotMatch(e.message, /s3cret/);
+      return true;
+    },
+  );
+});
+
 Deno.test("config: a bad ledger setting stops start-up naming it", () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ LEDGER_URL: "mysql://db/x" }, /^LEDGER_URL: must be none, sqlite:<path> or postgres/],
