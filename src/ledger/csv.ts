@@ -1,7 +1,8 @@
 /**
  * CSV cells and lines (RFC 4180, `\n`-terminated). Written here rather than with an npm CSV
- * library: those libraries' type definitions pull in an old @types/node that hides `node:sqlite`
- * from the type checker.
+ * stringifier: the FOCUS export escapes what a request's four or five lines share once and joins
+ * pre-escaped cells (about half its time at a million requests), which a record-at-a-time
+ * stringifier cannot do; the quoting rules themselves are these few lines.
  */
 
 /** A cell: text, a number, or empty. */
