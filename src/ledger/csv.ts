@@ -1,8 +1,8 @@
 /**
  * CSV cells and lines (RFC 4180, `\n`-terminated). Written here rather than with an npm CSV
  * stringifier: the FOCUS export escapes what a request's four or five lines share once and joins
- * pre-escaped cells (about half its time at a million requests), which a record-at-a-time
- * stringifier cannot do; the quoting rules themselves are these few lines.
+ * pre-escaped cells, which a record-at-a-time stringifier cannot do; the quoting rules
+ * themselves are these few lines.
  */
 
 /** A cell: text, a number, or empty. */
