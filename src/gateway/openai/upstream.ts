@@ -10,9 +10,9 @@
  * twice.
  */
 import { z } from "zod";
-import type { ReportedUsage } from "./types.ts";
-import type { Provider } from "./providers.ts";
-import { type SseEvent, sseFrame } from "./sse.ts";
+import type { TokenUsage } from "../../pricing/pricing.ts";
+import type { Provider } from "../providers.ts";
+import { type SseEvent, sseFrame } from "../sse.ts";
 import {
   type Completion,
   type StreamReader,
@@ -20,7 +20,7 @@ import {
   UpstreamError,
   type UpstreamErrorFields,
   type UpstreamProtocol,
-} from "./upstream.ts";
+} from "../upstream.ts";
 
 const count = z.number().int().nonnegative();
 
@@ -36,7 +36,7 @@ const usageSchema = z.object({
  * @example openAiUsage({ prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1024 } })
  * // { inputTokens: 1200, cachedInputTokens: 1024, cacheWriteTokens: 0, outputTokens: 300 }
  */
-export function openAiUsage(raw: unknown): ReportedUsage | undefined {
+export function openAiUsage(raw: unknown): TokenUsage | undefined {
   const parsed = usageSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const u = parsed.data;
@@ -111,7 +111,7 @@ function parseJson(text: string, what: string): unknown {
 
 /** Reads one OpenAI-protocol stream; see the module comment for the usage rule. */
 class OpenAiStreamReader implements StreamReader {
-  #usage?: ReportedUsage;
+  #usage?: TokenUsage;
   #model?: string;
   #finished = false;
 
@@ -154,11 +154,11 @@ class OpenAiStreamReader implements StreamReader {
     return { frame: sseFrame(JSON.stringify(rest), event.event), text };
   }
 
-  usage(): ReportedUsage | undefined {
+  usage(): TokenUsage | undefined {
     return this.#usage;
   }
 
-  inputUsage(): ReportedUsage | undefined {
+  inputUsage(): TokenUsage | undefined {
     return undefined;
   }
 

@@ -13,9 +13,9 @@ import {
   startGateway,
   TEXT_CHUNKS,
   UPSTREAM_KEY,
-} from "../helpers/fake_upstream.ts";
-import { type Exposition, find, parseExposition, total } from "../helpers/prom.ts";
-import { countChatTokens, tokenCounter } from "../../src/tokens/count.ts";
+} from "../../helpers/fake_upstream.ts";
+import { type Exposition, find, parseExposition, total } from "../../helpers/prom.ts";
+import { countChatTokens, tokenCounter } from "../../../src/tokens/count.ts";
 
 // gpt-4o-mini list prices, USD per 1M tokens: input, cached input, output.
 const MINI = { input: 0.15, cached: 0.075, output: 0.6 };

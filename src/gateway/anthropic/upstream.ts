@@ -9,9 +9,9 @@
  * cumulative output (and, on newer API versions, final input figures, which then win).
  */
 import { z } from "zod";
-import type { ReportedUsage } from "./types.ts";
-import type { Provider } from "./providers.ts";
-import { type SseEvent, sseFrame } from "./sse.ts";
+import type { TokenUsage } from "../../pricing/pricing.ts";
+import type { Provider } from "../providers.ts";
+import { type SseEvent, sseFrame } from "../sse.ts";
 import {
   type Completion,
   type StreamReader,
@@ -19,7 +19,7 @@ import {
   UpstreamError,
   type UpstreamErrorFields,
   type UpstreamProtocol,
-} from "./upstream.ts";
+} from "../upstream.ts";
 
 /** The `anthropic-version` sent when the client sent none. */
 export const DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
@@ -36,7 +36,7 @@ const usageSchema = inputSideSchema.extend({ input_tokens: count, output_tokens:
 
 type InputSide = z.infer<typeof inputSideSchema>;
 
-function normalize(input: InputSide, outputTokens: number): ReportedUsage {
+function normalize(input: InputSide, outputTokens: number): TokenUsage {
   const read = input.cache_read_input_tokens ?? 0;
   const write = input.cache_creation_input_tokens ?? 0;
   return {
@@ -53,7 +53,7 @@ function normalize(input: InputSide, outputTokens: number): ReportedUsage {
  * @example anthropicUsage({ input_tokens: 50, cache_read_input_tokens: 2000, cache_creation_input_tokens: 500, output_tokens: 120 })
  * // { inputTokens: 2550, cachedInputTokens: 2000, cacheWriteTokens: 500, outputTokens: 120 }
  */
-export function anthropicUsage(raw: unknown): ReportedUsage | undefined {
+export function anthropicUsage(raw: unknown): TokenUsage | undefined {
   const parsed = usageSchema.safeParse(raw);
   return parsed.success ? normalize(parsed.data, parsed.data.output_tokens) : undefined;
 }
@@ -158,12 +158,12 @@ class AnthropicStreamReader implements StreamReader {
     }
   }
 
-  usage(): ReportedUsage | undefined {
+  usage(): TokenUsage | undefined {
     if (!this.#sawStart || this.#outputTokens === undefined) return undefined;
     return normalize(this.#input, this.#outputTokens);
   }
 
-  inputUsage(): ReportedUsage | undefined {
+  inputUsage(): TokenUsage | undefined {
     return this.#sawStart && typeof this.#input.input_tokens === "number"
       ? normalize(this.#input, 0)
       : undefined;

@@ -13,9 +13,9 @@ import {
   startGateway,
   TEXT_CHUNKS,
   UPSTREAM_KEY,
-} from "../helpers/fake_upstream.ts";
-import { type Exposition, total } from "../helpers/prom.ts";
-import { countChatTokens, tokenCounter } from "../../src/tokens/count.ts";
+} from "../../helpers/fake_upstream.ts";
+import { type Exposition, total } from "../../helpers/prom.ts";
+import { countChatTokens, tokenCounter } from "../../../src/tokens/count.ts";
 
 // claude-3.5-sonnet list prices, USD per 1M tokens.
 const SONNET = { input: 3, cacheRead: 0.3, cacheWrite: 3.75, output: 15 };

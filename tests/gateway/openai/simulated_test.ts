@@ -1,10 +1,10 @@
 /** The OpenAI-shaped route served by the simulated model (no providers file), driven by the SDK. */
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { eventually, startGateway } from "../helpers/fake_upstream.ts";
-import { total } from "../helpers/prom.ts";
-import { testApp } from "../helpers/app.ts";
-import { countChatTokens, tokenCounter } from "../../src/tokens/count.ts";
+import { eventually, startGateway } from "../../helpers/fake_upstream.ts";
+import { total } from "../../helpers/prom.ts";
+import { testApp } from "../../helpers/app.ts";
+import { countChatTokens, tokenCounter } from "../../../src/tokens/count.ts";
 
 const PROMPT = "Explain transformers in 3 sentences";
 const MESSAGES = [{ role: "user" as const, content: PROMPT }];
