@@ -122,6 +122,15 @@ export interface ExchangeOptions {
   readonly injectTraceparent: boolean;
 }
 
+/** Parses an upstream body or event as JSON; throws {@link UpstreamError} (`protocol`) if it is not. */
+export function parseUpstreamJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UpstreamError("protocol", `upstream sent ${what} that is not JSON`);
+  }
+}
+
 /** Replaces every occurrence of the provider's key in `text` (an upstream may echo it). */
 export function redactKey(text: string, provider: Provider): string {
   const key = provider.apiKey?.reveal();

@@ -14,6 +14,7 @@ import type { Provider } from "../providers.ts";
 import { type SseEvent, sseFrame } from "../sse.ts";
 import {
   type Completion,
+  parseUpstreamJson,
   type StreamReader,
   type StreamStep,
   UpstreamError,
@@ -95,14 +96,6 @@ const errorBodySchema = z.object({
   error: z.object({ type: z.string().optional(), message: z.string().optional() }).loose(),
 }).loose();
 
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UpstreamError("protocol", `upstream sent ${what} that is not JSON`);
-  }
-}
-
 /** Reads one Messages stream; see the module comment for the usage rule. */
 class AnthropicStreamReader implements StreamReader {
   #input: InputSide = {};
@@ -113,7 +106,7 @@ class AnthropicStreamReader implements StreamReader {
 
   step(event: SseEvent): StreamStep {
     const frame = sseFrame(event.data, event.event);
-    const raw = parseJson(event.data, "a stream event");
+    const raw = parseUpstreamJson(event.data, "a stream event");
     const parsed = eventSchema.safeParse(raw);
     if (!parsed.success) {
       throw new UpstreamError("protocol", "upstream sent a stream event of an unknown shape");
@@ -193,7 +186,7 @@ export const anthropicUpstream: UpstreamProtocol = {
   },
   body: (raw, upstreamModel) => JSON.stringify({ ...raw, model: upstreamModel }),
   readCompletion(text): Completion {
-    const parsed = messageSchema.safeParse(parseJson(text, "a message"));
+    const parsed = messageSchema.safeParse(parseUpstreamJson(text, "a message"));
     if (!parsed.success) {
       throw new UpstreamError("protocol", "upstream sent a message of an unknown shape");
     }

@@ -15,6 +15,7 @@ import type { Provider } from "../providers.ts";
 import { type SseEvent, sseFrame } from "../sse.ts";
 import {
   type Completion,
+  parseUpstreamJson,
   type StreamReader,
   type StreamStep,
   UpstreamError,
@@ -101,14 +102,6 @@ const errorBodySchema = z.object({
   }).loose(),
 }).loose();
 
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UpstreamError("protocol", `upstream sent ${what} that is not JSON`);
-  }
-}
-
 /** Reads one OpenAI-protocol stream; see the module comment for the usage rule. */
 class OpenAiStreamReader implements StreamReader {
   #usage?: TokenUsage;
@@ -121,7 +114,7 @@ class OpenAiStreamReader implements StreamReader {
     if (event.data.trim() === "[DONE]") {
       return { frame: sseFrame("[DONE]"), text: "", final: true };
     }
-    const raw = parseJson(event.data, "a stream chunk");
+    const raw = parseUpstreamJson(event.data, "a stream chunk");
     const parsed = chunkSchema.safeParse(raw);
     if (!parsed.success) {
       throw new UpstreamError("protocol", "upstream sent a stream chunk of an unknown shape");
@@ -189,7 +182,7 @@ export const openAiUpstream: UpstreamProtocol = {
     return JSON.stringify(body);
   },
   readCompletion(text): Completion {
-    const parsed = completionSchema.safeParse(parseJson(text, "a completion"));
+    const parsed = completionSchema.safeParse(parseUpstreamJson(text, "a completion"));
     if (!parsed.success) {
       throw new UpstreamError("protocol", "upstream sent a completion of an unknown shape");
     }
