@@ -10,7 +10,11 @@ import {
   loadTenantDirectory,
   type TenantDirectory,
 } from "./tenants/tenants.ts";
-import { loadProviderDirectory, noProviders, type ProviderDirectory } from "./gateway/providers.ts";
+import {
+  loadProviderDirectory,
+  noProviders,
+  type ProviderDirectory,
+} from "./providers/providers.ts";
 
 /** The standard OTEL_TRACES_SAMPLER values. */
 export const TRACES_SAMPLERS = [

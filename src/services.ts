@@ -17,7 +17,7 @@ import type { UsageSink } from "./usage/sinks/sink.ts";
 import { metricsSink } from "./usage/sinks/metrics.ts";
 import { spanSink } from "./usage/sinks/span.ts";
 import { logSink } from "./usage/sinks/log.ts";
-import { createLimits, type Limits } from "./gateway/limits.ts";
+import { createLimits, type Limits } from "./limits.ts";
 
 /** Everything the routes use. */
 export interface Services extends CallServices {

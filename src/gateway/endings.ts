@@ -12,7 +12,7 @@ import type { TokenCounter } from "../tokens/count.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";
 import { formatUsd } from "../pricing/money.ts";
 import type { UpstreamErrorKind } from "../telemetry/names.ts";
-import type { Provider } from "./providers.ts";
+import type { Provider } from "../providers/providers.ts";
 import { ClientGone, redactKey, UpstreamError, type UpstreamProtocol } from "./upstream.ts";
 import type { ChatApi, ChatRequest } from "./contract.ts";
 import { billClientLeft, budgetHeaders } from "./admission.ts";

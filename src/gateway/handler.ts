@@ -11,7 +11,7 @@ import { readJsonBody } from "../http/request.ts";
 import type { Services } from "../services.ts";
 import type { ModelPrice } from "../pricing/pricing.ts";
 import { countChatTokens, type TokenCounter } from "../tokens/count.ts";
-import type { ModelRoute } from "./providers.ts";
+import type { ModelRoute } from "../providers/providers.ts";
 import { type ChatApi, type ChatRequest, SIMULATED_DEFAULT_MAX_TOKENS } from "./contract.ts";
 import { admit, authenticate, handleInference } from "./admission.ts";
 import type { Turn } from "./endings.ts";

@@ -5,7 +5,7 @@
  */
 import type { UsageSource } from "../usage/record.ts";
 import { localUsage } from "../usage/record.ts";
-import type { ModelRoute } from "./providers.ts";
+import type { ModelRoute } from "../providers/providers.ts";
 import { readSseEvents, SseIdleTimeout } from "./sse.ts";
 import { type StreamStep, UpstreamError, UpstreamExchange } from "./upstream.ts";
 import { finishedHeaders, type Turn, upstreamFailed } from "./endings.ts";

@@ -5,7 +5,7 @@
  */
 import { ApiError } from "../http/errors.ts";
 import { localUsage, type UsageSource } from "../usage/record.ts";
-import type { Provider } from "./providers.ts";
+import type { Provider } from "../providers/providers.ts";
 import { ClientGone, type StreamReader, type StreamStep, UpstreamError } from "./upstream.ts";
 import { budgetHeaders } from "./admission.ts";
 import { type Leg, type Turn, upstreamFailed } from "./endings.ts";

@@ -15,7 +15,7 @@ import {
 } from "@opentelemetry/api";
 import { ATTR, type UpstreamErrorKind } from "../telemetry/names.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";
-import type { Protocol, Provider } from "./providers.ts";
+import type { Protocol, Provider } from "../providers/providers.ts";
 import type { SseEvent } from "./sse.ts";
 
 /** An upstream call that failed, with its kind from the closed set. */

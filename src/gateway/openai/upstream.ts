@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import type { TokenUsage } from "../../pricing/pricing.ts";
-import type { Provider } from "../providers.ts";
+import type { Provider } from "../../providers/providers.ts";
 import { type SseEvent, sseFrame } from "../sse.ts";
 import {
   type Completion,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { anthropicUpstream, anthropicUsage } from "../../../src/gateway/anthropic/upstream.ts";
-import { Secret } from "../../../src/gateway/providers.ts";
+import { Secret } from "../../../src/providers/providers.ts";
 import type { SseEvent } from "../../../src/gateway/sse.ts";
 
 Deno.test("Anthropic cache reads and writes are added to input once, each kept apart for pricing", () => {
