@@ -14,7 +14,7 @@ import {
   loadProviderDirectory,
   noProviders,
   type ProviderDirectory,
-} from "./backends/providers.ts";
+} from "./providers/providers.ts";
 
 /** The standard OTEL_TRACES_SAMPLER values. */
 export const TRACES_SAMPLERS = [
@@ -87,7 +87,6 @@ export interface Config {
   readonly host: string;
   readonly prices: PriceTable;
   readonly tenants: TenantDirectory;
-  readonly providersFile?: string;
   /** Upstream providers and the models they serve; API keys resolved from the environment. */
   readonly providers: ProviderDirectory;
   readonly unpricedPolicy: "reject" | "allow";
@@ -151,7 +150,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       host: e.HOST,
       prices: e.PRICING_FILE ? loadPriceTable(e.PRICING_FILE) : embeddedPriceTable(),
       tenants: e.TENANTS_FILE ? loadTenantDirectory(e.TENANTS_FILE) : embeddedTenantDirectory(),
-      providersFile: e.PROVIDERS_FILE,
       providers: e.PROVIDERS_FILE ? loadProviderDirectory(e.PROVIDERS_FILE, env) : noProviders(),
       unpricedPolicy: e.UNPRICED_POLICY,
       maxBodyBytes: e.MAX_BODY_BYTES,

@@ -5,11 +5,7 @@
 import { z } from "zod";
 import { costPico, parseRateMicros } from "./money.ts";
 import embeddedPrices from "./prices.json" with { type: "json" };
-
-/** Tokenizers a model may name; see src/tokens. */
-export const TOKENIZERS = ["o200k_base", "cl100k_base", "llama3"] as const;
-/** A tokenizer name from {@link TOKENIZERS}. */
-export type Tokenizer = typeof TOKENIZERS[number];
+import { type Tokenizer, TOKENIZERS } from "../tokens/tokenizers.ts";
 
 /** One priced model, rates in micro-dollars per 1M tokens. */
 export interface ModelPrice {

@@ -68,26 +68,6 @@ export function startOtlpReceiver() {
   };
 }
 
-/** Polls `check` until it returns a value or the deadline passes; reports the last error. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last error: ${last}`);
-}
-
 /** The server as a child process. */
 export interface RunningServer {
   readonly url: string;

@@ -4,16 +4,11 @@
  * stream ends.
  */
 import { ApiError } from "../http/errors.ts";
-import { budgetHeaders } from "../http/handle.ts";
-import type { UsageSource } from "../usage/record.ts";
-import type { Provider } from "../backends/providers.ts";
-import {
-  ClientGone,
-  type StreamReader,
-  type StreamStep,
-  UpstreamError,
-} from "../backends/upstream.ts";
-import { type Leg, localUsage, recordContent, type Turn, upstreamFailed } from "./chat_turn.ts";
+import { localUsage, type UsageSource } from "../usage/record.ts";
+import type { Provider } from "../providers/providers.ts";
+import { ClientGone, type StreamReader, type StreamStep, UpstreamError } from "./upstream.ts";
+import { budgetHeaders } from "./admission.ts";
+import { type Leg, type Turn, upstreamFailed } from "./endings.ts";
 
 /** A stream being relayed to the client. */
 export interface StreamSource {
@@ -61,7 +56,6 @@ export async function relay(turn: Turn, source: StreamSource): Promise<Response>
     const usageSource: UsageSource = reported ? source.usageSource : "estimated";
     if (ending === "mid_stream") call.upstreamErrorKind = "mid_stream";
     leg.end(ending === "ok" ? undefined : ending, reported, reader.model());
-    recordContent(turn, text);
     await call.finish({
       usage,
       usageSource,
@@ -78,6 +72,7 @@ export async function relay(turn: Turn, source: StreamSource): Promise<Response>
         : "upstream_error",
       responseModel: reader.model() ?? source.fallbackModel,
       timeToFirstTokenSeconds: ttftSeconds,
+      completion: text,
     });
   };
 

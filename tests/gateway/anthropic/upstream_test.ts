@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { anthropicUpstream, anthropicUsage } from "../../src/backends/anthropic.ts";
-import { Secret } from "../../src/backends/providers.ts";
-import type { SseEvent } from "../../src/backends/sse.ts";
+import { anthropicUpstream, anthropicUsage } from "../../../src/gateway/anthropic/upstream.ts";
+import { Secret } from "../../../src/providers/providers.ts";
+import type { SseEvent } from "../../../src/gateway/sse.ts";
 
 Deno.test("Anthropic cache reads and writes are added to input once, each kept apart for pricing", () => {
   assert.deepEqual(

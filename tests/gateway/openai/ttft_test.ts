@@ -5,7 +5,7 @@
  * works through both, since a timing assertion would fail on a busy machine.
  */
 import assert from "node:assert/strict";
-import { fakeProviders, startFakeUpstream, startGateway } from "../helpers/fake_upstream.ts";
+import { fakeProviders, startFakeUpstream, startGateway } from "../../helpers/fake_upstream.ts";
 
 const RUNS = 50;
 const WARM_UP = 5;

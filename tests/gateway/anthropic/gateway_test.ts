@@ -7,15 +7,15 @@ import assert from "node:assert/strict";
 import Anthropic from "@anthropic-ai/sdk";
 import {
   ANTHROPIC_USAGE,
-  eventually,
   fakeProviders,
   startFakeUpstream,
   startGateway,
   TEXT_CHUNKS,
   UPSTREAM_KEY,
-} from "../helpers/fake_upstream.ts";
-import { type Exposition, total } from "../helpers/prom.ts";
-import { countChatTokens, tokenCounter } from "../../src/tokens/count.ts";
+} from "../../helpers/fake_upstream.ts";
+import { eventually, within } from "../../helpers/poll.ts";
+import { type Exposition, total } from "../../helpers/prom.ts";
+import { countChatTokens, tokenCounter } from "../../../src/tokens/count.ts";
 
 // claude-3.5-sonnet list prices, USD per 1M tokens.
 const SONNET = { input: 3, cacheRead: 0.3, cacheWrite: 3.75, output: 15 };
@@ -151,7 +151,7 @@ Deno.test("a client that leaves a Messages stream is billed the provider's input
       }
     }
     let m = await gateway.metrics();
-    await eventually("the request is recorded as client_closed", async () => {
+    await eventually("the request is recorded as client_closed", within(5_000), async () => {
       m = await gateway.metrics();
       return total(m, "inference_requests_total", { ...LABELS, status: "client_closed" }) === 1;
     });

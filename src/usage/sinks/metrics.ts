@@ -1,9 +1,20 @@
-/** Turns a usage record into metric updates. Refused requests move only `inference_requests_total`. */
-import type { UsageRecord } from "../usage/record.ts";
-import type { Metrics } from "./metrics.ts";
+/**
+ * The metrics sink: turns a usage record into metric updates. Refused requests move only
+ * `inference_requests_total`.
+ */
+import type { UsageRecord } from "../record.ts";
+import type { Metrics } from "../../telemetry/metrics.ts";
+import { exemplarTraceId } from "../../telemetry/tracing.ts";
+import type { UsageSink } from "./sink.ts";
 
-/** Records one request. `traceId` becomes the exemplar on the two histograms when sampled. */
-export function recordToMetrics(metrics: Metrics, record: UsageRecord, traceId?: string): void {
+/** A sink that counts each record into `metrics`. */
+export function metricsSink(metrics: Metrics): UsageSink {
+  return { name: "metrics", record: (record) => recordToMetrics(metrics, record) };
+}
+
+/** Records one request; a sampled span's trace id becomes the exemplar on the two histograms. */
+function recordToMetrics(metrics: Metrics, record: UsageRecord): void {
+  const traceId = exemplarTraceId(record.span);
   const model = record.modelLabel;
   const tenant = record.tenant.id;
   metrics.requests.inc({ model, tenant, status: record.status });

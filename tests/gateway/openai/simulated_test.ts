@@ -1,10 +1,11 @@
 /** The OpenAI-shaped route served by the simulated model (no providers file), driven by the SDK. */
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import { eventually, startGateway } from "../helpers/fake_upstream.ts";
-import { total } from "../helpers/prom.ts";
-import { testApp } from "../helpers/app.ts";
-import { countChatTokens, tokenCounter } from "../../src/tokens/count.ts";
+import { startGateway } from "../../helpers/fake_upstream.ts";
+import { eventually, within } from "../../helpers/poll.ts";
+import { total } from "../../helpers/prom.ts";
+import { testApp } from "../../helpers/app.ts";
+import { countChatTokens, tokenCounter } from "../../../src/tokens/count.ts";
 
 const PROMPT = "Explain transformers in 3 sentences";
 const MESSAGES = [{ role: "user" as const, content: PROMPT }];
@@ -104,7 +105,7 @@ Deno.test("a client leaving a paced simulated stream is billed the prompt and th
     }
     const labels = { model: "gpt-4o-mini", tenant: "team-search", status: "client_closed" };
     let m = await gateway.metrics();
-    await eventually("the stream is recorded as client_closed", async () => {
+    await eventually("the stream is recorded as client_closed", within(5_000), async () => {
       m = await gateway.metrics();
       return total(m, "inference_requests_total", labels) === 1;
     });

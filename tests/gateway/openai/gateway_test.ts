@@ -6,16 +6,16 @@
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import {
-  eventually,
   fakeProviders,
   OPENAI_USAGE,
   startFakeUpstream,
   startGateway,
   TEXT_CHUNKS,
   UPSTREAM_KEY,
-} from "../helpers/fake_upstream.ts";
-import { type Exposition, find, parseExposition, total } from "../helpers/prom.ts";
-import { countChatTokens, tokenCounter } from "../../src/tokens/count.ts";
+} from "../../helpers/fake_upstream.ts";
+import { eventually, within } from "../../helpers/poll.ts";
+import { type Exposition, find, parseExposition, total } from "../../helpers/prom.ts";
+import { countChatTokens, tokenCounter } from "../../../src/tokens/count.ts";
 
 // gpt-4o-mini list prices, USD per 1M tokens: input, cached input, output.
 const MINI = { input: 0.15, cached: 0.075, output: 0.6 };
@@ -193,7 +193,7 @@ Deno.test("a client that aborts mid-stream is billed for its prompt and the text
     }
     const closed = { ...LABELS, status: "client_closed" };
     let m = await gateway.metrics();
-    await eventually("the request is recorded as client_closed", async () => {
+    await eventually("the request is recorded as client_closed", within(5_000), async () => {
       m = await gateway.metrics();
       return total(m, "inference_requests_total", closed) === 1;
     });
@@ -205,7 +205,11 @@ Deno.test("a client that aborts mid-stream is billed for its prompt and the text
       (promptEstimate() * MINI.input + output * MINI.output) / 1e6,
       "cost",
     );
-    await eventually("the gateway abandons the upstream request", () => fake.aborted === 1);
+    await eventually(
+      "the gateway abandons the upstream request",
+      within(5_000),
+      () => fake.aborted === 1,
+    );
     assert.equal(total(m, "inference_upstream_errors_total"), 0);
   });
 });
@@ -333,7 +337,7 @@ Deno.test("an upstream slower than UPSTREAM_TIMEOUT_MS answers 504 upstream_time
       1,
     );
     assert.equal(total(m, "inference_requests_total", { ...LABELS, status: "timeout" }), 1);
-    await eventually("the upstream request is abandoned", () => fake.aborted === 1);
+    await eventually("the upstream request is abandoned", within(5_000), () => fake.aborted === 1);
   }, { UPSTREAM_TIMEOUT_MS: "150" });
 });
 
@@ -512,7 +516,7 @@ Deno.test("a stream holds its concurrency slot until it ends, then gives it back
     assert.equal(refused.type, "overloaded");
     await iterator.return?.();
     fake.behaviour = { mode: "ok" };
-    await eventually("the slot is given back", async () => {
+    await eventually("the slot is given back", within(5_000), async () => {
       const next = await client.chat.completions.create({ model: "gpt-4o", messages: MESSAGES })
         .catch((e) => e);
       return !(next instanceof Error);

@@ -13,9 +13,9 @@ import {
   startFakeUpstream,
   startGateway,
   UPSTREAM_KEY,
-} from "../helpers/fake_upstream.ts";
-import { hashApiKey } from "../../src/tenants/tenants.ts";
-import { withJsonFile } from "../helpers/files.ts";
+} from "../../helpers/fake_upstream.ts";
+import { hashApiKey } from "../../../src/tenants/tenants.ts";
+import { withJsonFile } from "../../helpers/files.ts";
 
 const CLIENT_KEY = "tenant-key-of-team-chat";
 const MESSAGES = [{ role: "user" as const, content: "Say hello." }];

@@ -1,23 +1,21 @@
 /**
- * One chat turn of the gateway routes after admission: what it carries, and how it ends when it
- * cannot answer: the client gone (499, prompt billed) or the upstream failed before any byte
- * (a JSON error in the route's shape, the upstream error kind recorded).
+ * One chat turn of the gateway after admission: what it carries, and how it ends when it cannot
+ * answer: the client gone (499, prompt billed) or the upstream failed before any byte (a JSON
+ * error in the route's shape, the upstream error kind recorded); and the headers of a turn that
+ * finished.
  */
 import { ApiError, type ErrorType } from "../http/errors.ts";
 import type { Services } from "../services.ts";
 import type { InferenceCall } from "../usage/call.ts";
+import type { UsageRecord } from "../usage/record.ts";
 import type { TokenCounter } from "../tokens/count.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";
-import { ATTR, type UpstreamErrorKind } from "../telemetry/names.ts";
-import type { ReportedUsage } from "../backends/types.ts";
-import type { Provider } from "../backends/providers.ts";
-import {
-  ClientGone,
-  redactKey,
-  UpstreamError,
-  type UpstreamProtocol,
-} from "../backends/upstream.ts";
-import type { ChatApi, ChatRequest } from "./gateway.ts";
+import { formatUsd } from "../pricing/money.ts";
+import type { UpstreamErrorKind } from "../telemetry/names.ts";
+import type { Provider } from "../providers/providers.ts";
+import { ClientGone, redactKey, UpstreamError, type UpstreamProtocol } from "./upstream.ts";
+import type { ChatApi, ChatRequest } from "./contract.ts";
+import { billClientLeft, budgetHeaders } from "./admission.ts";
 
 /** Everything one chat turn carries, from admission to its one usage record. */
 export interface Turn {
@@ -35,30 +33,20 @@ export interface Turn {
 /** The upstream side of a turn as the relay sees it: a real exchange or the simulated model. */
 export interface Leg {
   failure(error: unknown, fallback: UpstreamErrorKind): Error;
-  end(failure?: UpstreamErrorKind | "client_closed", usage?: ReportedUsage, model?: string): void;
+  end(failure?: UpstreamErrorKind | "client_closed", usage?: TokenUsage, model?: string): void;
   abort(): void;
 }
 
-/** A usage counted here: no cache parts. */
-export function localUsage(inputTokens: number, outputTokens: number): TokenUsage {
-  return { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens };
-}
-
-/** Puts the generated text on the span when TRACE_CONTENT=true. */
-export function recordContent(turn: Turn, text: string): void {
-  if (turn.services.config.traceContent) turn.call.span.setAttribute(ATTR.completion, text);
-}
-
 /** The client left before anything was sent: the prompt was processed, so it is billed. */
-export async function clientClosed(turn: Turn): Promise<Response> {
-  await turn.call.finish({
-    usage: localUsage(turn.promptTokens, 0),
-    usageSource: "estimated",
-    tokenCountMethod: turn.counter.method,
-    status: "client_closed",
-    errorType: "client_closed",
-  });
-  return new Response(null, { status: 499 });
+export function clientClosed(turn: Turn): Promise<Response> {
+  return billClientLeft(turn.call, { counter: turn.counter, inputTokens: turn.promptTokens });
+}
+
+/** Response headers of a finished, non-streamed call: remaining budget and the exact cost. */
+export function finishedHeaders(call: InferenceCall, record: UsageRecord): Record<string, string> {
+  const headers = budgetHeaders(call);
+  if (record.costPico !== null) headers["x-inference-cost-usd"] = formatUsd(record.costPico);
+  return headers;
 }
 
 /** A failure before anything reached the client: a JSON error in the API's shape, or 499. */

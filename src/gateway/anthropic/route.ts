@@ -7,21 +7,19 @@
  */
 import type { Hono } from "hono";
 import { z } from "zod";
-import { ApiError } from "../http/errors.ts";
-import type { ErrorRenderer } from "../http/handle.ts";
-import type { Services } from "../services.ts";
-import type { ChatMessage } from "../backends/types.ts";
-import { anthropicUpstream } from "../backends/anthropic.ts";
-import { sseFrame } from "../backends/sse.ts";
-import type { TokenUsage } from "../pricing/pricing.ts";
-import { describeIssue } from "./inference.ts";
+import { ApiError, describeIssue, type ErrorRenderer } from "../../http/errors.ts";
+import type { Services } from "../../services.ts";
+import type { ChatMessage } from "../../tokens/count.ts";
+import type { TokenUsage } from "../../pricing/pricing.ts";
+import { sseFrame } from "../sse.ts";
 import {
   type ChatApi,
-  chatHandler,
   type ChatRequest,
   MAX_TOKENS_CEILING,
   type SimulatedShape,
-} from "./gateway.ts";
+} from "../contract.ts";
+import { chatHandler } from "../handler.ts";
+import { anthropicUpstream } from "./upstream.ts";
 
 /** The route's path. */
 export const MESSAGES_PATH = "/v1/messages";

@@ -5,11 +5,11 @@ import {
   ProvidersError,
   providersJsonSchema,
   Secret,
-} from "../../src/backends/providers.ts";
+} from "../../src/providers/providers.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { withJsonFile } from "../helpers/files.ts";
 
-const EXAMPLE = new URL("../../src/backends/providers.example.json", import.meta.url).pathname;
+const EXAMPLE = new URL("../../src/providers/providers.example.json", import.meta.url).pathname;
 const EXAMPLE_ENV = {
   OPENAI_API_KEY: "sk-openai",
   ANTHROPIC_API_KEY: "sk-ant",
@@ -111,11 +111,11 @@ Deno.test("a secret prints, serializes and inspects as [redacted]", () => {
 });
 
 Deno.test("providers.schema.json is the JSON Schema of the providers file's validator", async () => {
-  const path = new URL("../../src/backends/providers.schema.json", import.meta.url);
+  const path = new URL("../../src/providers/providers.schema.json", import.meta.url);
   assert.deepEqual(
     JSON.parse(await Deno.readTextFile(path)),
     providersJsonSchema(),
-    'regenerate: deno eval \'import {providersJsonSchema} from "./src/backends/providers.ts"; ' +
-      "console.log(JSON.stringify(providersJsonSchema(), null, 2))' > src/backends/providers.schema.json",
+    'regenerate: deno eval \'import {providersJsonSchema} from "./src/providers/providers.ts"; ' +
+      "console.log(JSON.stringify(providersJsonSchema(), null, 2))' > src/providers/providers.schema.json",
   );
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readSseEvents, sseFrame, SseIdleTimeout } from "../../src/backends/sse.ts";
+import { readSseEvents, sseFrame, SseIdleTimeout } from "../../src/gateway/sse.ts";
 
 function bodyOf(pieces: string[]): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();

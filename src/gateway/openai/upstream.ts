@@ -10,17 +10,18 @@
  * twice.
  */
 import { z } from "zod";
-import type { ReportedUsage } from "./types.ts";
-import type { Provider } from "./providers.ts";
-import { type SseEvent, sseFrame } from "./sse.ts";
+import type { TokenUsage } from "../../pricing/pricing.ts";
+import type { Provider } from "../../providers/providers.ts";
+import { type SseEvent, sseFrame } from "../sse.ts";
 import {
   type Completion,
+  parseUpstreamJson,
   type StreamReader,
   type StreamStep,
   UpstreamError,
   type UpstreamErrorFields,
   type UpstreamProtocol,
-} from "./upstream.ts";
+} from "../upstream.ts";
 
 const count = z.number().int().nonnegative();
 
@@ -36,7 +37,7 @@ const usageSchema = z.object({
  * @example openAiUsage({ prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1024 } })
  * // { inputTokens: 1200, cachedInputTokens: 1024, cacheWriteTokens: 0, outputTokens: 300 }
  */
-export function openAiUsage(raw: unknown): ReportedUsage | undefined {
+export function openAiUsage(raw: unknown): TokenUsage | undefined {
   const parsed = usageSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const u = parsed.data;
@@ -101,17 +102,9 @@ const errorBodySchema = z.object({
   }).loose(),
 }).loose();
 
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UpstreamError("protocol", `upstream sent ${what} that is not JSON`);
-  }
-}
-
 /** Reads one OpenAI-protocol stream; see the module comment for the usage rule. */
 class OpenAiStreamReader implements StreamReader {
-  #usage?: ReportedUsage;
+  #usage?: TokenUsage;
   #model?: string;
   #finished = false;
 
@@ -121,7 +114,7 @@ class OpenAiStreamReader implements StreamReader {
     if (event.data.trim() === "[DONE]") {
       return { frame: sseFrame("[DONE]"), text: "", final: true };
     }
-    const raw = parseJson(event.data, "a stream chunk");
+    const raw = parseUpstreamJson(event.data, "a stream chunk");
     const parsed = chunkSchema.safeParse(raw);
     if (!parsed.success) {
       throw new UpstreamError("protocol", "upstream sent a stream chunk of an unknown shape");
@@ -154,11 +147,11 @@ class OpenAiStreamReader implements StreamReader {
     return { frame: sseFrame(JSON.stringify(rest), event.event), text };
   }
 
-  usage(): ReportedUsage | undefined {
+  usage(): TokenUsage | undefined {
     return this.#usage;
   }
 
-  inputUsage(): ReportedUsage | undefined {
+  inputUsage(): TokenUsage | undefined {
     return undefined;
   }
 
@@ -189,7 +182,7 @@ export const openAiUpstream: UpstreamProtocol = {
     return JSON.stringify(body);
   },
   readCompletion(text): Completion {
-    const parsed = completionSchema.safeParse(parseJson(text, "a completion"));
+    const parsed = completionSchema.safeParse(parseUpstreamJson(text, "a completion"));
     if (!parsed.success) {
       throw new UpstreamError("protocol", "upstream sent a completion of an unknown shape");
     }

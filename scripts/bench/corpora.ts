@@ -1,6 +1,7 @@
 /**
- * Deterministic text corpora for the tokenizer tests and `scripts/bench/tokenizer.ts`: the
- * benchmark measures the same kinds of text the tests prove exact. Everything is generated from
+ * Deterministic text corpora for `scripts/bench/tokenizer.ts` and the tokenizer tests
+ * (tests/tokens/): the benchmark measures the same kinds of text the tests prove exact. It lives
+ * with the benchmark, which imports nothing from tests/. Everything is generated from
  * a seed, so no download is needed and a failure reproduces.
  */
 

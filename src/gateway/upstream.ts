@@ -2,8 +2,8 @@
  * One HTTP exchange with an upstream provider, whatever its protocol: a child CLIENT span, the
  * request carrying the provider's key and that span's `traceparent` (never the client's
  * credentials), the UPSTREAM_TIMEOUT_MS deadline, and every failure classified into the closed set
- * of upstream error kinds. Protocol details (paths, headers, bodies, usage) live in openai.ts and
- * anthropic.ts behind {@link UpstreamProtocol}.
+ * of upstream error kinds. Protocol details (paths, headers, bodies, usage) live in each protocol
+ * folder's upstream.ts (openai/, anthropic/) behind {@link UpstreamProtocol}.
  */
 import {
   context,
@@ -14,8 +14,8 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import { ATTR, type UpstreamErrorKind } from "../telemetry/names.ts";
-import type { ReportedUsage } from "./types.ts";
-import type { Protocol, Provider } from "./providers.ts";
+import type { TokenUsage } from "../pricing/pricing.ts";
+import type { Protocol, Provider } from "../providers/providers.ts";
 import type { SseEvent } from "./sse.ts";
 
 /** An upstream call that failed, with its kind from the closed set. */
@@ -43,7 +43,7 @@ export class ClientGone extends Error {
 /** A non-streamed upstream answer, read for what the cost path needs. */
 export interface Completion {
   /** The provider's usage, when it reported a valid one. */
-  readonly usage?: ReportedUsage;
+  readonly usage?: TokenUsage;
   /** Generated text (content, reasoning, tool arguments), for a local count when usage is absent. */
   readonly text: string;
   /** The model the provider says answered. */
@@ -67,9 +67,9 @@ export interface StreamReader {
   /** Interprets one event; throws {@link UpstreamError} (`protocol`) on an unreadable one. */
   step(event: SseEvent): StreamStep;
   /** The provider's usage of the whole response, once reported. */
-  usage(): ReportedUsage | undefined;
+  usage(): TokenUsage | undefined;
   /** Input usage reported before the end (Anthropic's `message_start`), output not included. */
-  inputUsage(): ReportedUsage | undefined;
+  inputUsage(): TokenUsage | undefined;
   /** True once the provider said the generation finished (a stop reason). */
   finished(): boolean;
   model(): string | undefined;
@@ -120,6 +120,15 @@ export interface ExchangeOptions {
    * would be joined into one invalid header.
    */
   readonly injectTraceparent: boolean;
+}
+
+/** Parses an upstream body or event as JSON; throws {@link UpstreamError} (`protocol`) if it is not. */
+export function parseUpstreamJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UpstreamError("protocol", `upstream sent ${what} that is not JSON`);
+  }
 }
 
 /** Replaces every occurrence of the provider's key in `text` (an upstream may echo it). */
@@ -272,7 +281,7 @@ export class UpstreamExchange {
   }
 
   /** Ends the child span: fine, or failed with an upstream error kind or the client leaving. */
-  end(failure?: UpstreamErrorKind | "client_closed", usage?: ReportedUsage, model?: string): void {
+  end(failure?: UpstreamErrorKind | "client_closed", usage?: TokenUsage, model?: string): void {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#timer);

@@ -9,17 +9,18 @@
  * cumulative output (and, on newer API versions, final input figures, which then win).
  */
 import { z } from "zod";
-import type { ReportedUsage } from "./types.ts";
-import type { Provider } from "./providers.ts";
-import { type SseEvent, sseFrame } from "./sse.ts";
+import type { TokenUsage } from "../../pricing/pricing.ts";
+import type { Provider } from "../../providers/providers.ts";
+import { type SseEvent, sseFrame } from "../sse.ts";
 import {
   type Completion,
+  parseUpstreamJson,
   type StreamReader,
   type StreamStep,
   UpstreamError,
   type UpstreamErrorFields,
   type UpstreamProtocol,
-} from "./upstream.ts";
+} from "../upstream.ts";
 
 /** The `anthropic-version` sent when the client sent none. */
 export const DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
@@ -36,7 +37,7 @@ const usageSchema = inputSideSchema.extend({ input_tokens: count, output_tokens:
 
 type InputSide = z.infer<typeof inputSideSchema>;
 
-function normalize(input: InputSide, outputTokens: number): ReportedUsage {
+function normalize(input: InputSide, outputTokens: number): TokenUsage {
   const read = input.cache_read_input_tokens ?? 0;
   const write = input.cache_creation_input_tokens ?? 0;
   return {
@@ -53,7 +54,7 @@ function normalize(input: InputSide, outputTokens: number): ReportedUsage {
  * @example anthropicUsage({ input_tokens: 50, cache_read_input_tokens: 2000, cache_creation_input_tokens: 500, output_tokens: 120 })
  * // { inputTokens: 2550, cachedInputTokens: 2000, cacheWriteTokens: 500, outputTokens: 120 }
  */
-export function anthropicUsage(raw: unknown): ReportedUsage | undefined {
+export function anthropicUsage(raw: unknown): TokenUsage | undefined {
   const parsed = usageSchema.safeParse(raw);
   return parsed.success ? normalize(parsed.data, parsed.data.output_tokens) : undefined;
 }
@@ -95,14 +96,6 @@ const errorBodySchema = z.object({
   error: z.object({ type: z.string().optional(), message: z.string().optional() }).loose(),
 }).loose();
 
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UpstreamError("protocol", `upstream sent ${what} that is not JSON`);
-  }
-}
-
 /** Reads one Messages stream; see the module comment for the usage rule. */
 class AnthropicStreamReader implements StreamReader {
   #input: InputSide = {};
@@ -113,7 +106,7 @@ class AnthropicStreamReader implements StreamReader {
 
   step(event: SseEvent): StreamStep {
     const frame = sseFrame(event.data, event.event);
-    const raw = parseJson(event.data, "a stream event");
+    const raw = parseUpstreamJson(event.data, "a stream event");
     const parsed = eventSchema.safeParse(raw);
     if (!parsed.success) {
       throw new UpstreamError("protocol", "upstream sent a stream event of an unknown shape");
@@ -158,12 +151,12 @@ class AnthropicStreamReader implements StreamReader {
     }
   }
 
-  usage(): ReportedUsage | undefined {
+  usage(): TokenUsage | undefined {
     if (!this.#sawStart || this.#outputTokens === undefined) return undefined;
     return normalize(this.#input, this.#outputTokens);
   }
 
-  inputUsage(): ReportedUsage | undefined {
+  inputUsage(): TokenUsage | undefined {
     return this.#sawStart && typeof this.#input.input_tokens === "number"
       ? normalize(this.#input, 0)
       : undefined;
@@ -193,7 +186,7 @@ export const anthropicUpstream: UpstreamProtocol = {
   },
   body: (raw, upstreamModel) => JSON.stringify({ ...raw, model: upstreamModel }),
   readCompletion(text): Completion {
-    const parsed = messageSchema.safeParse(parseJson(text, "a message"));
+    const parsed = messageSchema.safeParse(parseUpstreamJson(text, "a message"));
     if (!parsed.success) {
       throw new UpstreamError("protocol", "upstream sent a message of an unknown shape");
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { openAiUpstream, openAiUsage } from "../../src/backends/openai.ts";
-import { UpstreamError } from "../../src/backends/upstream.ts";
+import { openAiUpstream, openAiUsage } from "../../../src/gateway/openai/upstream.ts";
+import { UpstreamError } from "../../../src/gateway/upstream.ts";
 
 Deno.test("OpenAI cached tokens stay inside input and reasoning tokens inside output", () => {
   assert.deepEqual(
