@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { REPO_ROOT, startStack } from "../../scripts/stack.ts";
 import type { SpikeReport } from "../../scripts/spike/report.ts";
 import { eventually, within } from "../helpers/poll.ts";
+import { todaysPriceFile } from "../helpers/prices.ts";
 
 const TEST_BOUND_MS = 16 * 60_000;
 
@@ -54,10 +55,12 @@ Deno.test({
   sanitizeOps: false,
 }, async () => {
   const testDeadline = Date.now() + TEST_BOUND_MS;
+  // Dated today, so the price table's age alert stays quiet in the calm scenario.
+  await using prices = await todaysPriceFile();
   const stack = await startStack({
     ports: "random",
     withApp: true,
-    appEnv: { LOG_LEVEL: "warn" },
+    appEnv: { LOG_LEVEL: "warn", PRICING_FILE: prices.path },
     readyTimeoutMs: 120_000,
   });
   try {
