@@ -6,7 +6,7 @@
 import { costPico } from "./money.ts";
 import { type PriceFileRates, priceFileSchema, type PriceFileTier } from "./schema.ts";
 import embeddedPrices from "./prices.json" with { type: "json" };
-import { type Tokenizer, TOKENIZERS } from "../tokens/tokenizers.ts";
+import type { Tokenizer } from "../tokens/tokenizers.ts";
 
 /** One set of rates, micro-dollars per 1M tokens. */
 export interface Rates {
