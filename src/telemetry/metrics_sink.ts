@@ -45,7 +45,7 @@ export function recordToMetrics(metrics: Metrics, record: UsageRecord, traceId?:
  * True when the request reached a model and so may have consumed tokens: it succeeded, or it
  * failed during or after generation. Requests refused before the model never move the totals.
  */
-export function reachedModel(record: UsageRecord): boolean {
+export function reachedModel(record: Pick<UsageRecord, "status">): boolean {
   return record.status === "ok" || record.status === "client_closed" ||
     record.status === "upstream_error" || record.status === "timeout";
 }
