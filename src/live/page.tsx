@@ -1,3 +1,5 @@
+// deno-lint-ignore-file jsx-key -- keys are React's list reconciliation; this JSX is rendered
+// to a string once, and Hono would write a `key` prop out as an HTML attribute.
 /**
  * The live page, rendered on the server from the same snapshot JSON `/live/summary` returns, so
  * it reads well before (and without) its script. The script (assets/app.js) then keeps it live,
@@ -308,7 +310,7 @@ const LivePage: FC<PageProps> = ({ summary, scriptUrl, styleUrl }) => (
               <thead>
                 <tr>
                   <th scope="col">Tenant</th>
-                  {WINDOWS.map(({ title }) => <th key={title} scope="col">{title}</th>)}
+                  {WINDOWS.map(({ title }) => <th scope="col">{title}</th>)}
                   <th scope="col" class="num">Requests (month)</th>
                 </tr>
               </thead>
@@ -323,7 +325,7 @@ const LivePage: FC<PageProps> = ({ summary, scriptUrl, styleUrl }) => (
               <thead>
                 <tr>
                   <th scope="col">Model</th>
-                  {WINDOWS.map(({ title }) => <th key={title} scope="col" class="num">{title}</th>)}
+                  {WINDOWS.map(({ title }) => <th scope="col" class="num">{title}</th>)}
                   <th scope="col" class="num">Requests (month)</th>
                   <th scope="col" class="num">Tokens in / out (month)</th>
                 </tr>
@@ -351,7 +353,7 @@ const LivePage: FC<PageProps> = ({ summary, scriptUrl, styleUrl }) => (
                 </tr>
               </thead>
               <tbody id="request-rows">
-                {(summary?.recent ?? []).map((e) => <RequestRow key={e.request_id} e={e} />)}
+                {(summary?.recent ?? []).map((e) => <RequestRow e={e} />)}
               </tbody>
             </table>
           </div>
