@@ -6,7 +6,7 @@
  */
 import { startLiveServer } from "../tests/e2e/fixtures/live_harness.ts";
 import type { RequestSpec } from "../tests/e2e/fixtures/live_harness.ts";
-import { chromiumInstalled, launchChromium } from "../tests/helpers/browser.ts";
+import { launchChromium } from "../tests/helpers/browser.ts";
 
 const OUT = new URL("../docs/img/live-page.png", import.meta.url).pathname;
 
@@ -61,10 +61,6 @@ const TRAFFIC: readonly Omit<RequestSpec, "requestId">[] = [
 ];
 
 async function main() {
-  if (!chromiumInstalled()) {
-    console.error("screenshot: Chromium is missing; install it with: apt-get install chromium");
-    Deno.exit(1);
-  }
   const dir = await Deno.makeTempDir({ prefix: "live-screenshot-" });
   const tenantsFile = `${dir}/tenants.json`;
   await Deno.writeTextFile(tenantsFile, JSON.stringify(DEMO_TENANTS));

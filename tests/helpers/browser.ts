@@ -19,6 +19,11 @@ export function chromiumInstalled(): boolean {
 
 /** Launches headless Chromium; `--no-sandbox` because tests run as root. */
 export function launchChromium(): Promise<Browser> {
+  if (!chromiumInstalled()) {
+    throw new Error(
+      `no browser at ${CHROMIUM_PATH}: install Debian's chromium (bash scripts/setup.sh does)`,
+    );
+  }
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     args: [
