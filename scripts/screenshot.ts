@@ -75,7 +75,11 @@ async function main() {
       traceId: crypto.randomUUID().replaceAll("-", ""),
     }));
     await server.send(specs.slice(0, 8));
-    const page = await browser.newPage({ viewport: { width: 1360, height: 1080 } });
+    // Reduced motion: the newest row's arrival flash would be caught half-way.
+    const page = await browser.newPage({
+      viewport: { width: 1360, height: 1080 },
+      reducedMotion: "reduce",
+    });
     await page.goto(server.url);
     await page.locator('#status[data-state="live"]').waitFor();
     // The rest arrive while the page is open, as the newest rows.

@@ -396,3 +396,23 @@ Deno.test("trace ids link into Jaeger in the summary when a UI URL is given", as
     "http://jaeger.test:16686/trace/4bf92f3577b34da6a3ce929d0e0e4736",
   );
 });
+
+Deno.test("the page and snapshot are gzipped for clients that accept it, the event stream never", async () => {
+  const live = liveApp();
+  live.finish(...MIXED);
+  const headers = { "accept-encoding": "gzip" };
+  for (const path of ["/", "/live/summary"]) {
+    const response = await live.app.request(path, { headers });
+    assert.equal(response.headers.get("content-encoding"), "gzip");
+    const text = await new Response(response.body!.pipeThrough(new DecompressionStream("gzip")))
+      .text();
+    assert.ok(text.includes("m5"));
+  }
+  const stream = await openStream(live.app, headers);
+  try {
+    assert.equal(stream.response.headers.get("content-encoding"), null);
+    assert.equal((await stream.next()).event, "snapshot");
+  } finally {
+    await stream.close();
+  }
+});
