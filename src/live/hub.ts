@@ -60,7 +60,8 @@ export function createLiveHub(options: LiveHubOptions = {}): LiveHub {
   const historySize = options.historySize ?? 1024;
   const maxQueue = options.maxQueue ?? 1024;
   const bootId = crypto.randomUUID().slice(0, 8);
-  const history: SequencedEvent[] = [];
+  // A ring: event `n` sits at `n % historySize`, so publishing never moves the others.
+  const history: SequencedEvent[] = new Array(historySize);
   const subscribers = new Set<Subscriber>();
   let seq = 0;
 
@@ -73,10 +74,11 @@ export function createLiveHub(options: LiveHubOptions = {}): LiveHub {
     if (!match || match[1] !== bootId) return null;
     const last = Number(match[2]);
     if (last > seq) return null;
-    const oldest = history.length > 0 ? history[0].seq : seq + 1;
-    // Everything after `last` must still be held; an empty gap (last === seq) always is.
-    if (last + 1 < oldest && last !== seq) return null;
-    return history.filter((e) => e.seq > last);
+    // Everything after `last` must still be held: the ring keeps the newest `historySize`.
+    if (seq - last > historySize) return null;
+    const missed: SequencedEvent[] = [];
+    for (let n = last + 1; n <= seq; n++) missed.push(history[n % historySize]);
+    return missed;
   }
 
   return {
@@ -86,8 +88,7 @@ export function createLiveHub(options: LiveHubOptions = {}): LiveHub {
     },
     publish(event) {
       const sequenced: SequencedEvent = { id: idOf(++seq), seq, event };
-      history.push(sequenced);
-      if (history.length > historySize) history.shift();
+      history[seq % historySize] = sequenced;
       for (const subscriber of subscribers) subscriber.offer(sequenced);
       return sequenced;
     },

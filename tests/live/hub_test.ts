@@ -102,3 +102,12 @@ Deno.test("closing a subscription ends its pending read and removes it", async (
   assert.equal(await pending, null);
   assert.equal(hub.subscriberCount, 0);
 });
+
+Deno.test("replay from a small history that has wrapped round many times is still exact", async () => {
+  const hub = createLiveHub({ historySize: 3 });
+  const ids = Array.from({ length: 10 }, (_, i) => hub.publish(event(`r${i + 1}`)).id);
+  const sub = hub.subscribe({ lastEventId: ids[6] });
+  assert.equal(sub.resumed, true);
+  assert.deepEqual(await take(sub, 3), ["r8", "r9", "r10"]);
+  assert.equal(hub.subscribe({ lastEventId: ids[5] }).resumed, false);
+});
