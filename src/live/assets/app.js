@@ -1,6 +1,6 @@
 // The live cost page's only script: reads the event stream with fetch (so an API key can travel
 // in a header), keeps the totals and the last 50 requests up to date, and reconnects with backoff.
-// It builds the same markup as the server's render (src/live/page.tsx) and shows numbers by the
+// It builds the same markup as the server's render (src/live/panels.tsx) and shows numbers by the
 // same rules (src/live/view.ts). Money is summed as BigInt picodollars, never as floats.
 
 const KEY_STORE = "inference-cost-tracker.live-key";
