@@ -70,3 +70,12 @@ export const NO_USAGE: TokenUsage = {
 export function localUsage(inputTokens: number, outputTokens: number): TokenUsage {
   return { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens };
 }
+
+/**
+ * True when the request reached a model and so may have consumed tokens: it succeeded, or it
+ * failed during or after generation. Requests refused before the model never move the totals.
+ */
+export function reachedModel(record: Pick<UsageRecord, "status">): boolean {
+  return record.status === "ok" || record.status === "client_closed" ||
+    record.status === "upstream_error" || record.status === "timeout";
+}

@@ -2,7 +2,7 @@
  * The metrics sink: turns a usage record into metric updates. Refused requests move only
  * `inference_requests_total`.
  */
-import type { UsageRecord } from "../record.ts";
+import { reachedModel, type UsageRecord } from "../record.ts";
 import type { Metrics } from "../../telemetry/metrics.ts";
 import { exemplarTraceId } from "../../telemetry/tracing.ts";
 import type { UsageSink } from "./sink.ts";
@@ -50,13 +50,4 @@ function recordToMetrics(metrics: Metrics, record: UsageRecord): void {
   // cost distribution so it does not drag the percentiles down.
   if (record.status !== "ok" && record.costPico === 0n) return;
   metrics.costPerRequest.observe({ labels: { model }, value: record.costUsd, exemplarLabels });
-}
-
-/**
- * True when the request reached a model and so may have consumed tokens: it succeeded, or it
- * failed during or after generation. Requests refused before the model never move the totals.
- */
-export function reachedModel(record: UsageRecord): boolean {
-  return record.status === "ok" || record.status === "client_closed" ||
-    record.status === "upstream_error" || record.status === "timeout";
 }
