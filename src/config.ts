@@ -14,7 +14,7 @@ import {
   loadProviderDirectory,
   noProviders,
   type ProviderDirectory,
-} from "./backends/providers.ts";
+} from "./providers/providers.ts";
 
 /** The standard OTEL_TRACES_SAMPLER values. */
 export const TRACES_SAMPLERS = [
@@ -75,6 +75,7 @@ const envSchema = z.object({
   LEDGER_OUTBOX: z.string().min(1).default("./data/ledger-outbox.sqlite"),
   LEDGER_SYNC: z.enum(["normal", "full"]).default("normal"),
   LEDGER_RETENTION_DAYS: int(1, 1_000_000).optional(),
+  JAEGER_UI_URL: z.string().url().regex(/^https?:\/\//, "must be an http(s) URL").optional(),
 }).superRefine((env, ctx) => {
   if (env.BUDGET_STORE === "redis" && !env.REDIS_URL) {
     ctx.addIssue({
@@ -129,7 +130,6 @@ export interface Config {
   readonly host: string;
   readonly prices: PriceTable;
   readonly tenants: TenantDirectory;
-  readonly providersFile?: string;
   /** Upstream providers and the models they serve; API keys resolved from the environment. */
   readonly providers: ProviderDirectory;
   readonly unpricedPolicy: "reject" | "allow";
@@ -177,6 +177,8 @@ export interface Config {
   readonly ledger: LedgerStoreConfig;
   /** LEDGER_RETENTION_DAYS: rows older than this many days are pruned; undefined keeps all. */
   readonly ledgerRetentionDays?: number;
+  /** JAEGER_UI_URL: the live page links trace ids to `<url>/trace/<id>`. */
+  readonly jaegerUiUrl?: string;
 }
 
 /** Builds the configuration from an environment map. Throws {@link ConfigError} naming the setting. */
@@ -199,7 +201,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       host: e.HOST,
       prices: e.PRICING_FILE ? loadPriceTable(e.PRICING_FILE) : embeddedPriceTable(),
       tenants: e.TENANTS_FILE ? loadTenantDirectory(e.TENANTS_FILE) : embeddedTenantDirectory(),
-      providersFile: e.PROVIDERS_FILE,
       providers: e.PROVIDERS_FILE ? loadProviderDirectory(e.PROVIDERS_FILE, env) : noProviders(),
       unpricedPolicy: e.UNPRICED_POLICY,
       maxBodyBytes: e.MAX_BODY_BYTES,
@@ -229,6 +230,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       denoFetchTracing: e.OTEL_DENO && e.OTEL_DENO_TRACING !== false,
       ledger: parseLedgerUrl(e.LEDGER_URL, e.LEDGER_OUTBOX, e.LEDGER_SYNC)!,
       ledgerRetentionDays: e.LEDGER_RETENTION_DAYS,
+      jaegerUiUrl: e.JAEGER_UI_URL,
     };
   } catch (error) {
     const kind = (error as Error).name;

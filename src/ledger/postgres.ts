@@ -12,7 +12,7 @@
 import postgres from "postgres";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { LedgerStoreConfig } from "../config.ts";
-import type { Ledger, LedgerOptions } from "./ledger.ts";
+import type { Ledger, LedgerOptions } from "./types.ts";
 import {
   COLUMNS,
   MIGRATIONS,

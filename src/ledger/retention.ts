@@ -1,5 +1,5 @@
 /** Retention: rows older than LEDGER_RETENTION_DAYS are deleted, at start and then hourly. */
-import type { LedgerOptions } from "./ledger.ts";
+import type { LedgerOptions } from "./types.ts";
 
 /** How often retention runs while the server is up. */
 export const PRUNE_INTERVAL_MS = 3_600_000;

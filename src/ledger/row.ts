@@ -3,25 +3,13 @@
  * refused by a budget or rate limit (cost 0). Built from the same usage record the metrics and the
  * span read, so the ledger cannot disagree with them. Never holds prompt or reply text.
  */
+import { isSpanContextValid } from "@opentelemetry/api";
 import { costOf } from "../pricing/pricing.ts";
 import type { RequestStatus } from "../telemetry/names.ts";
-import type { UsageRecord, UsageSource } from "../usage/record.ts";
+import { reachedModel, type UsageRecord, type UsageSource } from "../usage/record.ts";
 
 /** Statuses of requests refused before any model ran: counted as `refused_requests`. */
 export const REFUSED_STATUSES: readonly RequestStatus[] = ["budget_exceeded", "rate_limited"];
-
-/**
- * Statuses that get a ledger row: every request that was admitted (whatever became of it) and
- * the budget and rate-limit refusals. Malformed, unauthorized or unknown-model requests never
- * reached a model or a budget, so there is nothing to bill.
- */
-export const LEDGER_STATUSES: readonly RequestStatus[] = [
-  "ok",
-  "client_closed",
-  "upstream_error",
-  "timeout",
-  ...REFUSED_STATUSES,
-];
 
 /** Token kinds priced separately, each with its own cost column and FOCUS SKU. */
 export const TOKEN_KINDS = [
@@ -86,18 +74,23 @@ export interface LedgerRow {
 export interface LedgerExtras {
   /** When the request finished, epoch milliseconds. */
   readonly finishedAtMs: number;
+  /** The HTTP route, e.g. `/v1/chat/completions`. */
   readonly route: string;
+  /** The price table's `pricing_version`. */
   readonly pricingVersion: string;
+  /** The API key's name (never the key); absent in demo mode. */
   readonly keyName?: string;
+  /** The end user the client named (OpenAI `user`/`safety_identifier`, Anthropic `metadata.user_id`). */
   readonly endUser?: string;
-  readonly traceId?: string;
-  readonly serviceTier?: string;
-  readonly priceTier?: string;
 }
 
-/** True for the requests that get a ledger row (see {@link LEDGER_STATUSES}). */
+/**
+ * True for the requests that get a ledger row: every request that reached a model (whatever
+ * became of it) and the budget and rate-limit refusals. Malformed, unauthorized or unknown-model
+ * requests never reached a model or a budget, so there is nothing to bill.
+ */
 export function belongsInLedger(record: Pick<UsageRecord, "status">): boolean {
-  return LEDGER_STATUSES.includes(record.status);
+  return reachedModel(record) || isRefused(record.status);
 }
 
 /** True when a status is a refusal (budget or rate limit): no model ran, nothing was billed. */
@@ -118,17 +111,17 @@ const clip = (text: string | undefined): string | null =>
 export function ledgerRowOf(record: UsageRecord, extras: LedgerExtras): LedgerRow {
   const refused = isRefused(record.status);
   const unpriced = record.price === undefined && !refused;
-  let kindCosts: KindCosts | null = null;
-  if (!unpriced) {
-    const cost = record.price ? costOf(record.price, record.usage) : undefined;
-    kindCosts = {
-      input: cost?.inputPico ?? 0n,
-      cached_input: cost?.cachedInputPico ?? 0n,
-      cache_write_5m: cost?.cacheWritePico ?? 0n,
-      cache_write_1h: 0n,
-      output: cost?.outputPico ?? 0n,
-    };
-  }
+  const cost = record.price && !refused ? costOf(record.price, record.usage) : undefined;
+  const kindCosts: KindCosts | null = unpriced ? null : {
+    input: cost?.inputPico ?? 0n,
+    cached_input: cost?.cachedInputPico ?? 0n,
+    cache_write_5m: (cost?.cacheWritePico ?? 0n) - (cost?.cacheWrite1hPico ?? 0n),
+    cache_write_1h: cost?.cacheWrite1hPico ?? 0n,
+    output: cost?.outputPico ?? 0n,
+  };
+  const { usage } = record;
+  const writes1h = usage.cacheWrite1hTokens ?? 0;
+  const spanContext = record.span.spanContext();
   return {
     requestId: record.requestId,
     ts: extras.finishedAtMs,
@@ -142,21 +135,22 @@ export function ledgerRowOf(record: UsageRecord, extras: LedgerExtras): LedgerRo
     operation: record.operation,
     status: record.status,
     errorType: record.errorType ?? null,
-    inputTokens: record.usage.inputTokens,
-    cachedInputTokens: record.usage.cachedInputTokens,
+    inputTokens: usage.inputTokens,
+    cachedInputTokens: usage.cachedInputTokens,
     // Without a duration breakdown every cache write is a 5-minute write.
-    cacheWrite5mTokens: record.usage.cacheWriteTokens,
-    cacheWrite1hTokens: 0,
-    outputTokens: record.usage.outputTokens,
-    reasoningTokens: 0,
-    serviceTier: extras.serviceTier ?? null,
-    priceTier: extras.priceTier ?? null,
+    cacheWrite5mTokens: Math.max(0, usage.cacheWriteTokens - writes1h),
+    cacheWrite1hTokens: writes1h,
+    outputTokens: usage.outputTokens,
+    reasoningTokens: usage.reasoningTokens ?? 0,
+    serviceTier: usage.serviceTier ?? null,
+    priceTier: cost?.priceTier ?? null,
     costPico: kindCosts === null ? null : sumKinds(kindCosts),
     kindCosts,
     unpriced,
     usageSource: record.usageSource,
     pricingVersion: extras.pricingVersion,
-    traceId: extras.traceId ?? null,
+    // A no-op span (tracing off) has the all-zero id, which would only mislead a reader.
+    traceId: isSpanContextValid(spanContext) ? spanContext.traceId : null,
   };
 }
 

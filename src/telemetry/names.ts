@@ -17,6 +17,7 @@ export const METRIC = {
   requestsTotal: "inference_requests_total",
   unpricedRequestsTotal: "inference_unpriced_requests_total",
   pricingInfo: "inference_pricing_info",
+  pricingEffectiveTimestampSeconds: "inference_pricing_effective_timestamp_seconds",
   budgetLimitUsd: "inference_budget_limit_usd",
   budgetSpentUsd: "inference_budget_spent_usd",
   upstreamErrorsTotal: "inference_upstream_errors_total",

@@ -1,14 +1,23 @@
 /**
  * The usage record: one per request, built once. Its cost is computed once, and every sink (the
- * metrics, the span, the response body, the budget) reads the same numbers, so they cannot
- * disagree.
+ * metrics, the span, the log line, the response body, the budget) reads the same numbers, so they
+ * cannot disagree.
  */
+import type { Span } from "@opentelemetry/api";
 import type { ModelPrice, TokenUsage } from "../pricing/pricing.ts";
 import type { Tenant } from "../tenants/tenants.ts";
 import type { RequestStatus, UpstreamErrorKind } from "../telemetry/names.ts";
 
 /** Where token counts came from: the provider's report, or our own count. */
 export type UsageSource = "provider" | "estimated";
+
+/** The conversation's text, kept only when TRACE_CONTENT=true; the span sink alone writes it. */
+export interface UsageContent {
+  /** The prompt: /v1/inference's `prompt`, or a chat request's messages as JSON. */
+  readonly prompt?: string;
+  /** The text generated, as far as it got. */
+  readonly completion?: string;
+}
 
 /** Everything recorded about one request. */
 export interface UsageRecord {
@@ -36,10 +45,17 @@ export interface UsageRecord {
   readonly durationSeconds: number;
   readonly timeToFirstTokenSeconds?: number;
   readonly status: RequestStatus;
-  /** The error type for a failed request, from the README's error table. */
+  /** The error type for a failed request, from the documented error table. */
   readonly errorType?: string;
   /** How the upstream provider failed, when it did (`inference_upstream_errors_total{kind}`). */
   readonly upstreamErrorKind?: UpstreamErrorKind;
+  /**
+   * The request's span (its trace id is the exemplar and the log line's `trace_id`). The span
+   * sink writes this record onto it and ends it; other sinks only read its context.
+   */
+  readonly span: Span;
+  /** Prompt and reply text, present only when TRACE_CONTENT=true. Never stored or logged. */
+  readonly content?: UsageContent;
 }
 
 /** A zero usage, for requests that were refused before any token was processed. */
@@ -49,3 +65,17 @@ export const NO_USAGE: TokenUsage = {
   cacheWriteTokens: 0,
   outputTokens: 0,
 };
+
+/** A usage counted here: no cache parts. */
+export function localUsage(inputTokens: number, outputTokens: number): TokenUsage {
+  return { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens };
+}
+
+/**
+ * True when the request reached a model and so may have consumed tokens: it succeeded, or it
+ * failed during or after generation. Requests refused before the model never move the totals.
+ */
+export function reachedModel(record: Pick<UsageRecord, "status">): boolean {
+  return record.status === "ok" || record.status === "client_closed" ||
+    record.status === "upstream_error" || record.status === "timeout";
+}

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { INVALID_SPAN_CONTEXT, trace } from "@opentelemetry/api";
 import { costOf, embeddedPriceTable } from "../../src/pricing/pricing.ts";
 import { belongsInLedger, ledgerRowOf, MAX_TEXT_CHARS, validateRow } from "../../src/ledger/row.ts";
 import { NO_USAGE, type UsageRecord } from "../../src/usage/record.ts";
@@ -7,6 +8,12 @@ import { makeRow } from "./fixtures.ts";
 
 const prices = embeddedPriceTable();
 const sonnet = prices.resolve("claude-3.5-sonnet")!;
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const tracedSpan = trace.wrapSpanContext({
+  traceId: TRACE_ID,
+  spanId: "00f067aa0ba902b7",
+  traceFlags: 1,
+});
 const tenant = { id: "team-a", hourlyAlertThresholdUsd: 1, budgetsPico: {} };
 const extras = {
   finishedAtMs: Date.UTC(2026, 10, 25, 14, 0, 0, 123),
@@ -37,18 +44,14 @@ function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
     costUsd: Number(costPico) / 1e12,
     durationSeconds: 1.5,
     status: "ok",
+    span: tracedSpan,
     ...overrides,
   };
 }
 
 Deno.test("ledgerRowOf: a billed request's row carries the record's tokens and exact cost, split by kind", () => {
   const r = record();
-  const row = ledgerRowOf(r, {
-    ...extras,
-    keyName: "ci",
-    endUser: "user-42",
-    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
-  });
+  const row = ledgerRowOf(r, { ...extras, keyName: "ci", endUser: "user-42" });
   assert.deepEqual(row, {
     requestId: "req-1",
     ts: extras.finishedAtMs,
@@ -69,7 +72,7 @@ Deno.test("ledgerRowOf: a billed request's row carries the record's tokens and e
     outputTokens: 500,
     reasoningTokens: 0,
     serviceTier: null,
-    priceTier: null,
+    priceTier: "standard",
     // 5,000 uncached × $3, 4,000 cache reads × $0.30, 1,000 writes × $3.75, 500 out × $15 per 1M
     costPico: 15_000_000_000n + 1_200_000_000n + 3_750_000_000n + 7_500_000_000n,
     kindCosts: {
@@ -82,10 +85,64 @@ Deno.test("ledgerRowOf: a billed request's row carries the record's tokens and e
     unpriced: false,
     usageSource: "provider",
     pricingVersion: prices.version,
-    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+    traceId: TRACE_ID,
   });
   assert.equal(row.costPico, r.costPico);
   validateRow(row);
+});
+
+Deno.test("ledgerRowOf: 1-hour cache writes, reasoning, and a long-context tier are kept apart and priced", () => {
+  const model = prices.resolve("claude-sonnet-4.5")!;
+  // Above 200,000 prompt tokens the whole request bills at the long-context rates.
+  const usage = {
+    inputTokens: 250_000,
+    cachedInputTokens: 40_000,
+    cacheWriteTokens: 10_000,
+    cacheWrite1hTokens: 4_000,
+    outputTokens: 2_000,
+    reasoningTokens: 500,
+  };
+  const cost = costOf(model, usage);
+  const row = ledgerRowOf(
+    record({ price: model, modelLabel: model.id, usage, costPico: cost.totalPico }),
+    extras,
+  );
+  assert.deepEqual(
+    [row.cacheWrite5mTokens, row.cacheWrite1hTokens, row.reasoningTokens, row.priceTier],
+    [6_000, 4_000, 500, "long_context"],
+  );
+  // $6 uncached, $0.60 cache reads, $7.50 5-minute and $12 1-hour writes, $22.50 out per 1M.
+  assert.deepEqual(row.kindCosts, {
+    input: 200_000n * 6_000_000n,
+    cached_input: 40_000n * 600_000n,
+    cache_write_5m: 6_000n * 7_500_000n,
+    cache_write_1h: 4_000n * 12_000_000n,
+    output: 2_000n * 22_500_000n,
+  });
+  assert.equal(row.costPico, cost.totalPico);
+  validateRow(row);
+});
+
+Deno.test("ledgerRowOf: the service tier the provider reported, and the rates it billed", () => {
+  const gpt5 = prices.resolve("gpt-5")!;
+  const usage = {
+    inputTokens: 1_000,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    outputTokens: 100,
+    serviceTier: "flex",
+  };
+  const row = ledgerRowOf(
+    record({ price: gpt5, modelLabel: gpt5.id, usage, costPico: costOf(gpt5, usage).totalPico }),
+    extras,
+  );
+  assert.deepEqual([row.serviceTier, row.priceTier], ["flex", "flex"]);
+  assert.equal(row.costPico, 1_000n * 625_000n + 100n * 5_000_000n);
+});
+
+Deno.test("ledgerRowOf: an untraced request has no trace id rather than the all-zero one", () => {
+  const row = ledgerRowOf(record({ span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT) }), extras);
+  assert.equal(row.traceId, null);
 });
 
 Deno.test("ledgerRowOf: a request for an unpriced model is flagged, its cost null, not zero", () => {
@@ -116,6 +173,7 @@ Deno.test("ledgerRowOf: a budget refusal costs 0 with its status and no tokens",
   assert.equal(row.costPico, 0n);
   assert.equal(row.status, "budget_exceeded");
   assert.equal(row.errorType, "budget_exceeded");
+  assert.equal(row.priceTier, null);
   assert.equal(row.inputTokens + row.outputTokens, 0);
   validateRow(row);
 });
