@@ -119,6 +119,11 @@ export function protocolOf(
 
 const TEXT = () => TEXT_CHUNKS.join("");
 
+/** The service tier an OpenAI-shaped answer reports: the usage's, else `default` as OpenAI's do. */
+function tierOf(asked: Asked): string {
+  return asked.reported?.service_tier ?? "default";
+}
+
 function sse(data: unknown, event?: string): string {
   return `${event === undefined ? "" : `event: ${event}\n`}data: ${JSON.stringify(data)}\n\n`;
 }
@@ -135,8 +140,8 @@ function openAiChunk(
     model: String(asked.body.model),
     choices,
   };
-  // OpenAI names the tier in every chunk.
-  if (asked.reported?.service_tier) body.service_tier = asked.reported.service_tier;
+  // OpenAI names the tier that serves the answer in every chunk.
+  body.service_tier = tierOf(asked);
   if (usage !== undefined) body.usage = usage;
   return `data: ${JSON.stringify(body)}\n\n`;
 }
@@ -214,7 +219,7 @@ function responseObject(asked: Asked, id: string, done: boolean) {
     incomplete_details: null,
     model: String(asked.body.model ?? "gpt-5"),
     output: done ? [outputMessage("completed", TEXT())] : [],
-    service_tier: asked.reported?.service_tier ?? "default",
+    service_tier: tierOf(asked),
     usage: done ? (asked.reported ? responsesUsageOf(asked.reported) : RESPONSES_USAGE) : null,
   };
 }
@@ -326,8 +331,8 @@ export function plainAnswer(asked: Asked): unknown {
           finish_reason: "stop",
         }],
         usage: asked.reported ? openAiUsageOf(asked.reported) : OPENAI_USAGE,
+        service_tier: tierOf(asked),
       };
-      if (asked.reported?.service_tier) body.service_tier = asked.reported.service_tier;
       return body;
     }
   }
