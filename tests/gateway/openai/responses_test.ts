@@ -418,3 +418,43 @@ Deno.test("a tenant with no budget left gets 429 budget_exceeded on POST, a stre
       assert.equal(fake.requests.length, 0);
     }, { TENANTS_FILE: path }));
 });
+
+Deno.test("a requested service tier narrows the worst case: flex fits a budget that the dearest tier would not", async () => {
+  // gpt-5, 1,000 output tokens: a flex request reserves the standard rates' $0.01 (flex may
+  // still be served at standard), an unnamed one priority's $0.02; the budget is $0.015.
+  const tenants = {
+    tenants: [
+      { id: "default", hourly_alert_threshold_usd: 25 },
+      { id: "team-chat", hourly_alert_threshold_usd: 100, budgets: { hour: "0.015" } },
+    ],
+  };
+  await withJsonFile(tenants, (path) =>
+    withGateway(async ({ client, gateway }) => {
+      const request = { model: "gpt-5", input: INPUT, max_output_tokens: 1000 };
+      const unnamed = await client.responses.create(request).catch((e) => e);
+      assert.ok(unnamed instanceof OpenAI.RateLimitError, String(unnamed));
+      assert.equal(unnamed.type, "budget_exceeded");
+      const chat = await client.chat.completions.create({
+        model: "gpt-5",
+        messages: [{ role: "user", content: INPUT }],
+        max_completion_tokens: 1000,
+      }).catch((e) => e);
+      assert.ok(chat instanceof OpenAI.RateLimitError, "chat completions reserve the same way");
+      const flex = await client.responses.create({ ...request, service_tier: "flex" });
+      assert.equal(flex.status, "completed");
+      const flexChat = await client.chat.completions.create({
+        model: "gpt-5",
+        messages: [{ role: "user", content: INPUT }],
+        max_completion_tokens: 1000,
+        service_tier: "flex",
+      });
+      assert.ok(flexChat.choices[0].message.content);
+      const m = await gateway.metrics();
+      const labels = { model: "gpt-5", tenant: "team-chat" };
+      assert.equal(total(m, "inference_requests_total", { ...labels, status: "ok" }), 2);
+      assert.equal(
+        total(m, "inference_requests_total", { ...labels, status: "budget_exceeded" }),
+        2,
+      );
+    }, { TENANTS_FILE: path }));
+});
