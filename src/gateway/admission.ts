@@ -39,14 +39,7 @@ export async function handleInference(
   );
   const admitted = services.limits.enter();
   try {
-    if (!admitted) {
-      throw new ApiError(
-        "overloaded",
-        `server is at its limit of ${services.config.maxConcurrentRequests} concurrent requests (MAX_CONCURRENT_REQUESTS); retry shortly`,
-        {},
-        { "Retry-After": "1" },
-      );
-    }
+    if (!admitted) throw overloaded(services);
     const response = await handler(call);
     response.headers.set("x-request-id", call.requestId);
     return response;
@@ -76,17 +69,7 @@ export async function handleUnbilled(
   handler: (requestId: string) => Promise<Response>,
 ): Promise<Response> {
   const requestId = requestIdOf(c.req.raw.headers);
-  if (!services.limits.enter()) {
-    return renderError(
-      new ApiError(
-        "overloaded",
-        `server is at its limit of ${services.config.maxConcurrentRequests} concurrent requests (MAX_CONCURRENT_REQUESTS); retry shortly`,
-        {},
-        { "Retry-After": "1" },
-      ),
-      requestId,
-    );
-  }
+  if (!services.limits.enter()) return renderError(overloaded(services), requestId);
   try {
     const response = await handler(requestId);
     response.headers.set("x-request-id", requestId);
@@ -97,6 +80,15 @@ export async function handleUnbilled(
   } finally {
     services.limits.leave();
   }
+}
+
+function overloaded(services: Services): ApiError {
+  return new ApiError(
+    "overloaded",
+    `server is at its limit of ${services.config.maxConcurrentRequests} concurrent requests (MAX_CONCURRENT_REQUESTS); retry shortly`,
+    {},
+    { "Retry-After": "1" },
+  );
 }
 
 function internalError(services: Services, requestId: string, thrown: unknown): ApiError {

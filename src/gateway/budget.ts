@@ -16,8 +16,9 @@ import type { Services } from "../services.ts";
 
 /**
  * Reserves `amount` (a request's worst case) in every budget window of the tenant, all or
- * nothing; returns the reservation to settle and what remains in each window. Throws `budget_exceeded` (429) with
- * the window, limit, spend and reset time when any window would be crossed.
+ * nothing; returns the reservation to settle and what remains in each window. Throws
+ * `budget_exceeded` (429) with the window, limit, spend and reset time when any window would be
+ * crossed.
  */
 export async function reserveWorstCase(
   services: Services,

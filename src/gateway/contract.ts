@@ -2,8 +2,8 @@
  * What the gateway's layers agree on: a chat request in the common form, and what one
  * client-facing wire protocol supplies (parsing, its error shape, the simulated model's answers in
  * its shape, and its upstream half). The gateway's modules import one way, each only from those
- * before it: contract → admission → endings → relay → proxy / simulate → handler; each protocol
- * folder (openai/, anthropic/) builds on them and is registered by the app.
+ * before it: contract, budget → admission → endings → relay → proxy / simulate / passthrough →
+ * handler; each protocol folder (openai/, anthropic/) builds on them and is registered by the app.
  */
 import type { ApiError, ErrorRenderer } from "../http/errors.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";

@@ -2,8 +2,8 @@
  * The handler every chat route shares (Chat Completions, Responses and Messages alike): admit the
  * request exactly as /v1/inference is admitted (tenant, price, limits, budget reservation of the
  * worst case), then serve it from the simulated model or proxy it to the upstream the providers
- * file names. Whatever happens becomes one usage record; a stream's record is written before its last
- * frame, so a client that has read the whole stream sees its cost in /metrics.
+ * file names. Whatever happens becomes one usage record; a stream's record is written before its
+ * last frame, so a client that has read the whole stream sees its cost in /metrics.
  */
 import type { Context } from "hono";
 import { ApiError } from "../http/errors.ts";

@@ -105,7 +105,7 @@ export interface ExchangeOptions {
   readonly tracer: Tracer;
   /** The request's span; the upstream call becomes its child (of the active context without). */
   readonly parent?: Span;
-  /** `gen_ai.operation.name` of the call (`chat`, `embeddings`, …); the span is `<it> <model>`. */
+  /** `gen_ai.operation.name` of the call (`chat`, `embeddings`, …); the span is named after it. */
   readonly operation: string;
   readonly provider: Provider;
   /** The model asked for, or for a call about a stored object its id. */
