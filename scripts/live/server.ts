@@ -75,6 +75,7 @@ function toRecord(spec: z.output<typeof requestSpec>): UsageRecord {
     usageSource: reachedModel({ status: spec.status as RequestStatus }) ? "provider" : "estimated",
     tokenCountMethod: "exact",
     costPico,
+    priceTier: null,
     costUsd: costPico === null ? null : picoToUsd(costPico),
     durationSeconds: 0.01,
     status: spec.status as RequestStatus,

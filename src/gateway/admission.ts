@@ -1,9 +1,11 @@
 /**
- * Admission, one code path for every inference route (/v1/inference and the chat gateway): the
- * frame a request runs in (concurrency slot, the call and its span, any thrown error turned into a
- * recorded failure and a JSON error rendered in the route's own protocol shape), authentication,
- * the price lookup and UNPRICED_POLICY, the max_tokens limit, the tenant's rate limit, the budget
- * reservation of the worst case, and billing a client that left. Every refusal is an
+ * Admission, one code path for every inference route (/v1/inference, the chat gateway, Responses,
+ * embeddings): the frame a request runs in (concurrency slot, the call and its span, any thrown
+ * error turned into a recorded failure and a JSON error rendered in the route's own protocol
+ * shape), authentication, the price lookup and UNPRICED_POLICY, where the model is served, the
+ * max_tokens limit, the tenant's rate limit, the budget reservation of the worst case, and billing
+ * a client that left. Unbilled pass-through routes (stored responses, token counting) run in a
+ * lighter frame with the same authentication and budget refusal. Every refusal is an
  * {@link ApiError} of the documented set; an unexpected exception is logged and answered as a 500
  * `internal_error`, never a stack trace.
  */
@@ -11,19 +13,20 @@ import type { Context } from "hono";
 import { ApiError, type ErrorRenderer } from "../http/errors.ts";
 import { presentedApiKey, requestIdOf } from "../http/request.ts";
 import { InferenceCall } from "../usage/call.ts";
-import { localUsage } from "../usage/record.ts";
+import { localUsage, type Operation } from "../usage/record.ts";
 import { counterFor } from "../usage/counting.ts";
 import { type ModelPrice, worstCaseCostPico } from "../pricing/pricing.ts";
-import { formatUsd, picoToUsd } from "../pricing/money.ts";
-import { OTHER_TENANT, type Principal, type Tenant } from "../tenants/tenants.ts";
+import type { Principal, Tenant } from "../tenants/tenants.ts";
 import type { TokenCounter } from "../tokens/count.ts";
+import type { ModelRoute, Protocol } from "../providers/providers.ts";
 import type { Services } from "../services.ts";
+import { reserveWorstCase } from "./budget.ts";
 
 /** Runs `handler` as one inference call, rendering any error with `renderError`. */
 export async function handleInference(
   c: Context,
   services: Services,
-  operation: "text_completion" | "chat",
+  operation: Operation,
   renderError: ErrorRenderer,
   handler: (call: InferenceCall) => Promise<Response>,
 ): Promise<Response> {
@@ -36,19 +39,14 @@ export async function handleInference(
   );
   const admitted = services.limits.enter();
   try {
-    if (!admitted) {
-      throw new ApiError(
-        "overloaded",
-        `server is at its limit of ${services.config.maxConcurrentRequests} concurrent requests (MAX_CONCURRENT_REQUESTS); retry shortly`,
-        {},
-        { "Retry-After": "1" },
-      );
-    }
+    if (!admitted) throw overloaded(services);
     const response = await handler(call);
     response.headers.set("x-request-id", call.requestId);
     return response;
   } catch (thrown) {
-    const error = thrown instanceof ApiError ? thrown : internalError(services, call, thrown);
+    const error = thrown instanceof ApiError
+      ? thrown
+      : internalError(services, call.requestId, thrown);
     await call.fail({ status: error.requestStatus, errorType: error.type });
     return renderError(error, call.requestId);
   } finally {
@@ -60,14 +58,47 @@ export async function handleInference(
   }
 }
 
-function internalError(services: Services, call: InferenceCall, thrown: unknown): ApiError {
+/**
+ * Runs `handler` for a route that bills nothing (a stored response, a token count): a concurrency
+ * slot and the route's error shape, but no call, no usage record and no metrics.
+ */
+export async function handleUnbilled(
+  c: Context,
+  services: Services,
+  renderError: ErrorRenderer,
+  handler: (requestId: string) => Promise<Response>,
+): Promise<Response> {
+  const requestId = requestIdOf(c.req.raw.headers);
+  if (!services.limits.enter()) return renderError(overloaded(services), requestId);
+  try {
+    const response = await handler(requestId);
+    response.headers.set("x-request-id", requestId);
+    return response;
+  } catch (thrown) {
+    const error = thrown instanceof ApiError ? thrown : internalError(services, requestId, thrown);
+    return renderError(error, requestId);
+  } finally {
+    services.limits.leave();
+  }
+}
+
+function overloaded(services: Services): ApiError {
+  return new ApiError(
+    "overloaded",
+    `server is at its limit of ${services.config.maxConcurrentRequests} concurrent requests (MAX_CONCURRENT_REQUESTS); retry shortly`,
+    {},
+    { "Retry-After": "1" },
+  );
+}
+
+function internalError(services: Services, requestId: string, thrown: unknown): ApiError {
   services.logger.error("unexpected error", {
-    request_id: call.requestId,
+    request_id: requestId,
     error: thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown),
   });
   return new ApiError(
     "internal_error",
-    "internal error; see the server log for request " + call.requestId,
+    "internal error; see the server log for request " + requestId,
   );
 }
 
@@ -91,12 +122,24 @@ export function authenticate(services: Services, headers: Headers): Principal | 
   return principal;
 }
 
+/**
+ * The tenant a gateway request bills: its API key's (401 without a valid one when keys are
+ * configured), or in demo mode the `x-tenant-id` header's, as these bodies have no tenant field.
+ */
+export function requestTenant(services: Services, headers: Headers): Tenant {
+  const principal = authenticate(services, headers);
+  return principal?.tenant ??
+    services.config.tenants.byRequestedId(headers.get("x-tenant-id") ?? undefined);
+}
+
 /** What a route asks admission to check, whatever its protocol. */
 export interface AdmissionRequest {
   readonly tenant: Tenant;
   readonly model: string;
   /** max_tokens as the client sent it, checked against the model's own limit. */
   readonly maxTokens?: number;
+  /** The service tier the client asked for: the worst case covers only it and the standard one. */
+  readonly serviceTier?: string;
   /**
    * The route's checks of where the model is served (the gateway's providers), run after the
    * price lookup and before the limits; throws the route's documented 400s.
@@ -154,9 +197,58 @@ export async function admit(
   checkRateLimit(services, tenant);
   const counter = counterFor(call.price);
   const inputTokens = request.countInput(counter);
-  await reserveBudget(services, call, tenant, inputTokens, request.reservedOutput(call.price));
+  if (call.price) {
+    const output = request.reservedOutput(call.price);
+    const amount = worstCaseCostPico(call.price, inputTokens, output, request.serviceTier);
+    const { reservation, remaining } = await reserveWorstCase(
+      services,
+      tenant,
+      amount,
+      call.requestId,
+    );
+    call.hold(reservation, remaining);
+  }
   return { counter, inputTokens };
 }
+
+/**
+ * Where `model` is served for a route speaking `protocol`: a provider of the providers file, or
+ * undefined for the simulated model. Throws 400 `unknown_model` when no provider lists it and
+ * unrouted models are refused, and 400 `protocol_mismatch` when its provider speaks the other
+ * protocol (`routes` names this server's routes for it).
+ */
+export function modelRoute(
+  services: Services,
+  model: string,
+  protocol: Protocol,
+): ModelRoute | undefined {
+  const { providers } = services.config;
+  const shown = JSON.stringify(model.slice(0, 100));
+  const route = providers.route(model);
+  if (!route && providers.unroutedModels === "reject") {
+    throw new ApiError(
+      "unknown_model",
+      `model ${shown} is not served by any provider in the providers file (PROVIDERS_FILE)`,
+      { param: "model" },
+    );
+  }
+  if (route && route.provider.protocol !== protocol) {
+    throw new ApiError(
+      "protocol_mismatch",
+      `model ${shown} is served by provider "${route.provider.name}" over ${
+        API_ROUTES[route.provider.protocol]
+      }; this gateway does not translate between the OpenAI and Anthropic APIs`,
+      { param: "model" },
+    );
+  }
+  return route;
+}
+
+/** The routes a model served over each protocol is reached through. */
+const API_ROUTES: Record<Protocol, string> = {
+  openai: "the OpenAI APIs: POST /v1/chat/completions, POST /v1/responses or POST /v1/embeddings",
+  anthropic: "the Anthropic Messages API: POST /v1/messages",
+};
 
 /** Applies the tenant's per-minute rate limit; throws 429 `rate_limited` when over it. */
 function checkRateLimit(services: Services, tenant: Tenant): void {
@@ -169,63 +261,6 @@ function checkRateLimit(services: Services, tenant: Tenant): void {
       { "Retry-After": String(60 - Math.floor((nowMs % 60_000) / 1000)) },
     );
   }
-}
-
-/**
- * Reserves the worst-case cost in the tenant's budgets and hands the reservation to the call.
- * Throws `budget_exceeded` (429) with the window, limit, spend and reset time when any window
- * would be crossed. An unpriced model reserves nothing.
- */
-async function reserveBudget(
-  services: Services,
-  call: InferenceCall,
-  tenant: Tenant,
-  inputTokens: number,
-  maxOutputTokens: number,
-): Promise<void> {
-  if (!call.price) return;
-  const amount = worstCaseCostPico(call.price, inputTokens, maxOutputTokens);
-  let result;
-  try {
-    result = await services.budgets.reserve(tenant, amount, services.now());
-  } catch (error) {
-    // A store that cannot be reached (Redis down) fails closed: nothing runs unbudgeted, and
-    // the client is told to retry rather than shown an internal error.
-    services.logger.warn("budget store unavailable", {
-      request_id: call.requestId,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    throw new ApiError(
-      "budget_unavailable",
-      "budgets cannot be checked right now; retry shortly",
-      {},
-      { "Retry-After": "1" },
-    );
-  }
-  if (!result.ok) {
-    const { exceeded } = result;
-    const retryAfter = Math.max(
-      1,
-      Math.ceil((exceeded.resetsAt.getTime() - services.now().getTime()) / 1000),
-    );
-    throw new ApiError(
-      "budget_exceeded",
-      `tenant "${tenant.id}" would exceed its ${exceeded.window}ly budget of $${
-        formatUsd(exceeded.limitPico)
-      } (spent or reserved: $${formatUsd(exceeded.spentPico)}; this request may cost up to $${
-        formatUsd(amount)
-      })`,
-      {
-        scope: tenant.id === OTHER_TENANT ? "tenant:other" : `tenant:${tenant.id}`,
-        window: exceeded.window,
-        limit_usd: picoToUsd(exceeded.limitPico),
-        spent_usd: picoToUsd(exceeded.spentPico),
-        resets_at: exceeded.resetsAt.toISOString(),
-      },
-      { "Retry-After": String(retryAfter) },
-    );
-  }
-  call.hold(result.reservation, result.remaining);
 }
 
 /** Headers that tell a client how much budget is left in each limited window. */

@@ -2,8 +2,8 @@
  * What the gateway's layers agree on: a chat request in the common form, and what one
  * client-facing wire protocol supplies (parsing, its error shape, the simulated model's answers in
  * its shape, and its upstream half). The gateway's modules import one way, each only from those
- * before it: contract → admission → endings → relay → proxy / simulate → handler; each protocol
- * folder (openai/, anthropic/) builds on them and is registered by the app.
+ * before it: contract, budget → admission → endings → relay → proxy / simulate / passthrough →
+ * handler; each protocol folder (openai/, anthropic/) builds on them and is registered by the app.
  */
 import type { ApiError, ErrorRenderer } from "../http/errors.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";
@@ -30,6 +30,8 @@ export interface ChatRequest {
   readonly stream: boolean;
   /** The client asked for usage in the stream (OpenAI's `stream_options.include_usage`). */
   readonly includeUsage: boolean;
+  /** The service tier the client asked for (OpenAI's `service_tier`), for the worst case. */
+  readonly serviceTier?: string;
 }
 
 /** The simulated model's answer in one API's shape. */
@@ -41,16 +43,17 @@ export interface SimulatedShape {
     finishReason: "stop" | "length",
     usage: TokenUsage,
   ): unknown;
+  /** The frames of one streamed answer; one object per stream, so it may number its events. */
+  stream(request: ChatRequest, id: string): SimulatedStream;
+}
+
+/** One streamed answer of the simulated model, frame by frame. */
+export interface SimulatedStream {
   /** Frames before the first text. */
-  streamStart(request: ChatRequest, id: string, inputTokens: number): string[];
-  streamText(request: ChatRequest, id: string, text: string): string;
-  /** Frames after the last text; the last one is the protocol's end marker. */
-  streamEnd(
-    request: ChatRequest,
-    id: string,
-    finishReason: "stop" | "length",
-    usage: TokenUsage,
-  ): string[];
+  start(inputTokens: number): string[];
+  text(text: string): string;
+  /** Frames after the last text (all of it given); the last one is the protocol's end marker. */
+  end(text: string, finishReason: "stop" | "length", usage: TokenUsage): string[];
 }
 
 /** One client-facing API: its request parsing, error shape, simulated answers and upstream half. */

@@ -15,7 +15,7 @@ import type { UpstreamErrorKind } from "../telemetry/names.ts";
 import type { Provider } from "../providers/providers.ts";
 import { ClientGone, redactKey, UpstreamError, type UpstreamProtocol } from "./upstream.ts";
 import type { ChatApi, ChatRequest } from "./contract.ts";
-import { billClientLeft, budgetHeaders } from "./admission.ts";
+import { type Admitted, billClientLeft, budgetHeaders } from "./admission.ts";
 
 /** Everything one chat turn carries, from admission to its one usage record. */
 export interface Turn {
@@ -50,8 +50,24 @@ export function finishedHeaders(call: InferenceCall, record: UsageRecord): Recor
 }
 
 /** A failure before anything reached the client: a JSON error in the API's shape, or 499. */
-export async function upstreamFailed(
+export function upstreamFailed(
   turn: Turn,
+  leg: Leg,
+  provider: Provider | undefined,
+  error: unknown,
+): Promise<Response> {
+  const admitted = { counter: turn.counter, inputTokens: turn.promptTokens };
+  return callFailedUpstream(turn.call, admitted, turn.api.upstream, leg, provider, error);
+}
+
+/**
+ * A failure before anything reached the client, for any admitted call: the client gone (499,
+ * the prompt billed), or the upstream's failure recorded and thrown as the client-facing error.
+ */
+export async function callFailedUpstream(
+  call: InferenceCall,
+  admitted: Admitted,
+  protocol: Pick<UpstreamProtocol, "errorFields">,
   leg: Leg,
   provider: Provider | undefined,
   error: unknown,
@@ -59,18 +75,21 @@ export async function upstreamFailed(
   const failure = leg.failure(error, "protocol");
   if (failure instanceof ClientGone) {
     leg.end("client_closed");
-    return await clientClosed(turn);
+    return await billClientLeft(call, admitted);
   }
   if (!(failure instanceof UpstreamError)) throw failure;
   leg.end(failure.kind);
-  turn.call.upstreamErrorKind = failure.kind;
-  throw toApiError(failure, turn.api.upstream, provider);
+  call.upstreamErrorKind = failure.kind;
+  throw upstreamApiError(failure, protocol, provider);
 }
 
-/** The client-facing error for an upstream failure. */
-function toApiError(
+/**
+ * The client-facing error for an upstream failure: a timeout, a 502, or a 4xx passed through with
+ * the provider's status and error fields.
+ */
+export function upstreamApiError(
   failure: UpstreamError,
-  protocol: UpstreamProtocol,
+  protocol: Pick<UpstreamProtocol, "errorFields">,
   provider: Provider | undefined,
 ): ApiError {
   const details = provider ? { provider: provider.name } : {};

@@ -1,9 +1,9 @@
 /**
- * The handler every chat route shares (OpenAI- and Anthropic-shaped alike): admit the request
- * exactly as /v1/inference is admitted (tenant, price, limits, budget reservation of the worst
- * case), then serve it from the simulated model or proxy it to the upstream the providers file
- * names. Whatever happens becomes one usage record; a stream's record is written before its last
- * frame, so a client that has read the whole stream sees its cost in /metrics.
+ * The handler every chat route shares (Chat Completions, Responses and Messages alike): admit the
+ * request exactly as /v1/inference is admitted (tenant, price, limits, budget reservation of the
+ * worst case), then serve it from the simulated model or proxy it to the upstream the providers
+ * file names. Whatever happens becomes one usage record; a stream's record is written before its
+ * last frame, so a client that has read the whole stream sees its cost in /metrics.
  */
 import type { Context } from "hono";
 import { ApiError } from "../http/errors.ts";
@@ -13,7 +13,7 @@ import type { ModelPrice } from "../pricing/pricing.ts";
 import { countChatTokens, type TokenCounter } from "../tokens/count.ts";
 import type { ModelRoute } from "../providers/providers.ts";
 import { type ChatApi, type ChatRequest, SIMULATED_DEFAULT_MAX_TOKENS } from "./contract.ts";
-import { admit, authenticate, handleInference } from "./admission.ts";
+import { admit, handleInference, modelRoute, requestTenant } from "./admission.ts";
 import type { Turn } from "./endings.ts";
 import { proxy } from "./proxy.ts";
 import { simulate } from "./simulate.ts";
@@ -23,10 +23,7 @@ export function chatHandler(services: Services, api: ChatApi): (c: Context) => P
   return (c) =>
     handleInference(c, services, "chat", api.renderError, async (call) => {
       const headers = c.req.raw.headers;
-      const principal = authenticate(services, headers);
-      // Demo mode: these bodies have no tenant field, so the tenant is the x-tenant-id header.
-      const tenant = principal?.tenant ??
-        services.config.tenants.byRequestedId(headers.get("x-tenant-id") ?? undefined);
+      const tenant = requestTenant(services, headers);
       call.tenant = tenant;
       const raw = await readJsonBody(
         c.req.raw,
@@ -36,19 +33,13 @@ export function chatHandler(services: Services, api: ChatApi): (c: Context) => P
       const request = api.parse(raw);
       call.requestModel = request.model;
       call.maxTokens = request.maxTokens;
-      const promptChars = request.messages.reduce((n, m) => n + m.content.length, 0);
-      if (promptChars > services.config.maxPromptChars) {
-        throw new ApiError(
-          "invalid_request",
-          `messages: must be at most ${services.config.maxPromptChars} characters of text (MAX_PROMPT_CHARS)`,
-          { param: "messages" },
-        );
-      }
+      refuseLongPrompt(services, request.messages.map((m) => m.content), "messages");
       let route: ModelRoute | undefined;
       const { counter, inputTokens } = await admit(services, call, {
         tenant,
         model: request.model,
         maxTokens: request.maxTokens,
+        serviceTier: request.serviceTier,
         checkServing: () => route = routeOf(services, api, request),
         countInput: (counter) => countPrompt(counter, request),
         reservedOutput: (price) => outputCap(request, route, price) * request.choices,
@@ -74,8 +65,27 @@ export function chatHandler(services: Services, api: ChatApi): (c: Context) => P
     });
 }
 
+/** Refuses texts longer together than MAX_PROMPT_CHARS (400 `invalid_request` naming `param`). */
+export function refuseLongPrompt(
+  services: Services,
+  texts: readonly string[],
+  param: string,
+): void {
+  const chars = texts.reduce((n, text) => n + text.length, 0);
+  if (chars > services.config.maxPromptChars) {
+    throw new ApiError(
+      "invalid_request",
+      `${param}: must be at most ${services.config.maxPromptChars} characters of text (MAX_PROMPT_CHARS)`,
+      { param },
+    );
+  }
+}
+
 /** Input tokens of a chat request with the chat format's per-message overhead, tools included. */
-function countPrompt(counter: TokenCounter, request: ChatRequest): number {
+export function countPrompt(
+  counter: TokenCounter,
+  request: Pick<ChatRequest, "messages" | "toolsText">,
+): number {
   const tools = request.toolsText ? counter.count(request.toolsText) : 0;
   return countChatTokens(counter, request.messages) + tools;
 }
@@ -92,26 +102,7 @@ function outputCap(
 
 /** Where the model is served; throws the documented 400s when it cannot be served here. */
 function routeOf(services: Services, api: ChatApi, request: ChatRequest): ModelRoute | undefined {
-  const { providers } = services.config;
-  const shown = JSON.stringify(request.model.slice(0, 100));
-  const route = providers.route(request.model);
-  if (!route && providers.unroutedModels === "reject") {
-    throw new ApiError(
-      "unknown_model",
-      `model ${shown} is not served by any provider in the providers file (PROVIDERS_FILE)`,
-      { param: "model" },
-    );
-  }
-  if (route && route.provider.protocol !== api.upstream.protocol) {
-    const other = route.provider.protocol === "anthropic"
-      ? "the Anthropic Messages API: POST /v1/messages"
-      : "the OpenAI Chat Completions API: POST /v1/chat/completions";
-    throw new ApiError(
-      "protocol_mismatch",
-      `model ${shown} is served by provider "${route.provider.name}" over ${other}; this gateway does not translate between the OpenAI and Anthropic APIs`,
-      { param: "model" },
-    );
-  }
+  const route = modelRoute(services, request.model, api.upstream.protocol);
   if (!route && request.choices !== 1) {
     throw new ApiError("invalid_request", "n: the simulated model answers one choice", {
       param: "n",

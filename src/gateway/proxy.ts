@@ -19,6 +19,7 @@ export async function proxy(turn: Turn, route: ModelRoute): Promise<Response> {
   const exchange = new UpstreamExchange({
     tracer: services.tracer,
     parent: call.span,
+    operation: call.operation,
     provider,
     upstreamModel,
     path: api.upstream.path,

@@ -45,19 +45,19 @@ export async function simulate(turn: Turn): Promise<Response> {
 
   let usage: TokenUsage | undefined;
   let finished = false;
-  const shape = api.simulated;
+  const shape = api.simulated.stream(request, id);
   async function* steps(): AsyncGenerator<StreamStep> {
-    for (const frame of shape.streamStart(request, id, promptTokens)) yield { frame, text: "" };
+    for (const frame of shape.start(promptTokens)) yield { frame, text: "" };
     let text = "";
     for await (const event of services.backend.stream({ ...generation, signal })) {
       if (event.kind === "text") {
         text += event.text;
-        yield { frame: shape.streamText(request, id, event.text), text: event.text };
+        yield { frame: shape.text(event.text), text: event.text };
         continue;
       }
       usage = localUsage(promptTokens, counter.count(text));
       finished = true;
-      const frames = shape.streamEnd(request, id, event.finishReason, usage);
+      const frames = shape.end(text, event.finishReason, usage);
       for (let i = 0; i < frames.length; i++) {
         yield { frame: frames[i], text: "", final: i === frames.length - 1 };
       }

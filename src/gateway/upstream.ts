@@ -103,13 +103,19 @@ export interface UpstreamErrorFields {
 /** What an exchange needs. */
 export interface ExchangeOptions {
   readonly tracer: Tracer;
-  /** The request's span; the upstream call becomes its child. */
-  readonly parent: Span;
+  /** The request's span; the upstream call becomes its child (of the active context without). */
+  readonly parent?: Span;
+  /** `gen_ai.operation.name` of the call (`chat`, `embeddings`, …); the span is named after it. */
+  readonly operation: string;
   readonly provider: Provider;
+  /** The model asked for, or for a call about a stored object its id. */
   readonly upstreamModel: string;
+  /** Path (and query) appended to the provider's base URL. */
   readonly path: string;
+  /** POST unless given; GET and DELETE send no body. */
+  readonly method?: "POST" | "GET" | "DELETE";
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
+  readonly body?: string;
   readonly stream: boolean;
   readonly timeoutMs: number;
   /** Aborted when the client goes away. */
@@ -151,18 +157,18 @@ export class UpstreamExchange {
     const url = new URL(options.provider.baseUrl);
     const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
     this.span = options.tracer.startSpan(
-      `chat ${options.upstreamModel}`,
+      `${options.operation} ${options.upstreamModel}`,
       {
         kind: SpanKind.CLIENT,
         attributes: {
-          [ATTR.operationName]: "chat",
+          [ATTR.operationName]: options.operation,
           [ATTR.providerName]: options.provider.name,
           [ATTR.requestModel]: options.upstreamModel,
           [ATTR.serverAddress]: url.hostname,
           [ATTR.serverPort]: port,
         },
       },
-      trace.setSpan(context.active(), options.parent),
+      options.parent ? trace.setSpan(context.active(), options.parent) : context.active(),
     );
     if (options.clientSignal.aborted) this.#controller.abort();
     options.clientSignal.addEventListener("abort", () => this.#controller.abort(), { once: true });
@@ -189,11 +195,11 @@ export class UpstreamExchange {
         trace.setSpan(context.active(), this.span),
         () =>
           fetch(`${provider.baseUrl}${this.#options.path}`, {
-            method: "POST",
+            method: this.#options.method ?? "POST",
             headers: {
               ...provider.headers,
               ...this.#options.headers,
-              "content-type": "application/json",
+              ...(this.#options.body === undefined ? {} : { "content-type": "application/json" }),
               accept: this.#options.stream ? "text/event-stream" : "application/json",
               ...propagation,
             },

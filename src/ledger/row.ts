@@ -143,7 +143,7 @@ export function ledgerRowOf(record: UsageRecord, extras: LedgerExtras): LedgerRo
     outputTokens: usage.outputTokens,
     reasoningTokens: usage.reasoningTokens ?? 0,
     serviceTier: usage.serviceTier ?? null,
-    priceTier: cost?.priceTier ?? null,
+    priceTier: record.priceTier,
     costPico: kindCosts === null ? null : sumKinds(kindCosts),
     kindCosts,
     unpriced,

@@ -83,8 +83,17 @@ export const ATTR = {
   usageInputTokens: "gen_ai.usage.input_tokens",
   usageOutputTokens: "gen_ai.usage.output_tokens",
   usageCachedInputTokens: "gen_ai.usage.cache_read.input_tokens",
-  usageCacheWriteTokens: "gen_ai.usage.cache_creation.input_tokens",
+  // Renamed from gen_ai.usage.cache_creation.input_tokens as the conventions did.
+  usageCacheWriteTokens: "gen_ai.usage.cache_write.input_tokens",
+  usageCacheWrite1hTokens: "inference.usage.cache_write_1h.input_tokens",
+  usageReasoningTokens: "gen_ai.usage.reasoning.output_tokens",
+  // The proposed GenAI cost attributes, beside the tutorial's inference.cost_usd.
+  costAmount: "gen_ai.usage.cost.amount",
+  costCurrency: "gen_ai.usage.cost.currency",
+  costSource: "gen_ai.usage.cost.source",
   costUsd: "inference.cost_usd",
+  priceTier: "inference.price_tier",
+  serviceTier: "openai.response.service_tier",
   tenant: "inference.tenant",
   pricingVersion: "inference.pricing_version",
   tokenCountMethod: "inference.token_count_method",

@@ -18,7 +18,13 @@ import {
   type UpstreamErrorKind,
 } from "../telemetry/names.ts";
 import type { Logger } from "../log.ts";
-import { NO_USAGE, type UsageContent, type UsageRecord, type UsageSource } from "./record.ts";
+import {
+  NO_USAGE,
+  type Operation,
+  type UsageContent,
+  type UsageRecord,
+  type UsageSource,
+} from "./record.ts";
 import type { UsageSink } from "./sinks/sink.ts";
 
 /** What a call needs from the app. */
@@ -81,7 +87,7 @@ export class InferenceCall {
   constructor(
     private readonly services: CallServices,
     readonly requestId: string,
-    readonly operation: "text_completion" | "chat",
+    readonly operation: Operation,
     traceparent: string | null | undefined,
   ) {
     this.startedMs = services.clockMs();
@@ -112,13 +118,15 @@ export class InferenceCall {
 
   /** Ends the call with the tokens it consumed; returns the one usage record. */
   async finish(outcome: Outcome): Promise<UsageRecord> {
-    const costPico = this.price ? costOf(this.price, outcome.usage).totalPico : null;
+    const cost = this.price ? costOf(this.price, outcome.usage) : undefined;
+    const costPico = cost?.totalPico ?? null;
     const record = this.record({
       usage: outcome.usage,
       usageSource: outcome.usageSource,
       tokenCountMethod: outcome.tokenCountMethod,
       costPico,
       costUsd: costPico === null ? null : picoToUsd(costPico),
+      priceTier: cost?.priceTier ?? null,
       status: outcome.status ?? "ok",
       errorType: outcome.errorType,
       responseModel: outcome.responseModel,
@@ -136,6 +144,7 @@ export class InferenceCall {
       tokenCountMethod: "estimated",
       costPico: null,
       costUsd: null,
+      priceTier: null,
       status: failure.status,
       errorType: failure.errorType,
     });

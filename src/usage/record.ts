@@ -4,9 +4,12 @@
  * cannot disagree.
  */
 import type { Span } from "@opentelemetry/api";
-import type { ModelPrice, TokenUsage } from "../pricing/pricing.ts";
+import type { ModelPrice, PriceTier, TokenUsage } from "../pricing/pricing.ts";
 import type { Tenant } from "../tenants/tenants.ts";
 import type { RequestStatus, UpstreamErrorKind } from "../telemetry/names.ts";
+
+/** What kind of request a record is: `gen_ai.operation.name`. */
+export type Operation = "text_completion" | "chat" | "embeddings";
 
 /** Where token counts came from: the provider's report, or our own count. */
 export type UsageSource = "provider" | "estimated";
@@ -22,8 +25,11 @@ export interface UsageContent {
 /** Everything recorded about one request. */
 export interface UsageRecord {
   readonly requestId: string;
-  /** `gen_ai.operation.name`: `text_completion` for /v1/inference, `chat` for the chat APIs. */
-  readonly operation: "text_completion" | "chat";
+  /**
+   * `gen_ai.operation.name`: `text_completion` for /v1/inference, `chat` for the chat APIs
+   * (Responses too), `embeddings` for /v1/embeddings.
+   */
+  readonly operation: Operation;
   readonly provider: string;
   /** The model name as the client sent it. */
   readonly requestModel: string;
@@ -34,6 +40,10 @@ export interface UsageRecord {
   readonly modelLabel: string;
   readonly tenant: Tenant;
   readonly maxTokens?: number;
+  /**
+   * The tokens: input with its cache reads and writes (1-hour ones in `cacheWrite1hTokens`),
+   * output with its `reasoningTokens`, and the `serviceTier` the provider reported.
+   */
   readonly usage: TokenUsage;
   readonly usageSource: UsageSource;
   /** How local counts were made: `exact` tokenizer, or an `estimated` approximation. */
@@ -42,6 +52,8 @@ export interface UsageRecord {
   readonly costPico: bigint | null;
   /** The same cost in USD as a number (exact decimal); null when unpriced. */
   readonly costUsd: number | null;
+  /** The rates that billed it (`standard`, `long_context`, `flex`, …); null when unpriced. */
+  readonly priceTier: PriceTier | null;
   readonly durationSeconds: number;
   readonly timeToFirstTokenSeconds?: number;
   readonly status: RequestStatus;

@@ -1,7 +1,8 @@
 /**
- * The one fake upstream provider of the tests: OpenAI's `/v1/chat/completions` and Anthropic's
- * `/v1/messages` on a free port of 127.0.0.1, answering with known text and known usage (cached
- * tokens included), or misbehaving exactly as a test asks (an error status, a hang, a stream that
+ * The one fake upstream provider of the tests: OpenAI's `/v1/chat/completions`, `/v1/responses`
+ * (and `/v1/responses/{id}`) and `/v1/embeddings`, Anthropic's `/v1/messages` and
+ * `/v1/messages/count_tokens`, on a free port of 127.0.0.1, answering with known text and known
+ * usage (fake_answers.ts; a test may set the usage), or misbehaving exactly as a test asks (an error status, a hang, a stream that
  * stalls, ends early, breaks its connection mid-body or turns to garbage). It is written on raw
  * TCP, one HTTP/1.1 request per connection, so each fault is exact on the wire (Deno.serve cannot
  * break a body mid-way without logging an error). It records every request it receives. Also
@@ -9,26 +10,15 @@
  */
 import { testApp } from "./app.ts";
 import type { ServiceOverrides } from "../../src/services.ts";
+import {
+  framesThroughChunk,
+  plainAnswer,
+  protocolOf,
+  type ReportedUsage,
+  streamFrames,
+} from "./fake_answers.ts";
 
-/** The text every fake answer carries, in its stream chunks. */
-export const TEXT_CHUNKS = ["Hello", " from", " the", " fake", " upstream."];
-
-/** The usage the fake reports in OpenAI's shape: cached tokens inside prompt tokens. */
-export const OPENAI_USAGE = {
-  prompt_tokens: 1200,
-  completion_tokens: 300,
-  total_tokens: 1500,
-  prompt_tokens_details: { cached_tokens: 1024 },
-  completion_tokens_details: { reasoning_tokens: 100 },
-};
-
-/** The usage the fake reports in Anthropic's shape: cache reads and writes beside input. */
-export const ANTHROPIC_USAGE = {
-  input_tokens: 50,
-  cache_read_input_tokens: 2000,
-  cache_creation_input_tokens: 500,
-  output_tokens: 120,
-};
+export { ANTHROPIC_USAGE, OPENAI_USAGE, TEXT_CHUNKS } from "./fake_answers.ts";
 
 /** How the fake answers the next requests. */
 export interface FakeBehaviour {
@@ -52,6 +42,7 @@ export interface FakeBehaviour {
 
 /** A request the fake received. */
 export interface ReceivedRequest {
+  readonly method: string;
   readonly path: string;
   readonly headers: Record<string, string>;
   readonly body: Record<string, unknown>;
@@ -67,6 +58,8 @@ export interface FakeUpstream {
   readonly droppingBaseUrl: string;
   readonly requests: ReceivedRequest[];
   behaviour: FakeBehaviour;
+  /** The usage every answer reports, in the test vectors' terms; unset: the defaults. */
+  reported?: ReportedUsage;
   /** Requests whose client (the gateway) went away before the answer ended. */
   aborted: number;
   stop(): Promise<void>;
@@ -76,97 +69,6 @@ export interface FakeUpstream {
 const DROPPING = "/dropping";
 
 const encoder = new TextEncoder();
-
-function openAiChunk(model: string, choices: unknown[], usage?: unknown): string {
-  const body: Record<string, unknown> = {
-    id: "chatcmpl-fake",
-    object: "chat.completion.chunk",
-    created: 1_700_000_000,
-    model,
-    choices,
-  };
-  if (usage !== undefined) body.usage = usage;
-  return `data: ${JSON.stringify(body)}\n\n`;
-}
-
-function openAiFrames(body: Record<string, unknown>, behaviour: FakeBehaviour): string[] {
-  const model = String(body.model);
-  const options = body.stream_options as { include_usage?: boolean } | undefined;
-  const withUsage = options?.include_usage === true && behaviour.usageInStream !== false;
-  const usage = withUsage ? null : undefined;
-  return [
-    openAiChunk(model, [{ index: 0, delta: { role: "assistant", content: "" } }], usage),
-    ...TEXT_CHUNKS.map((text) =>
-      openAiChunk(model, [{ index: 0, delta: { content: text }, finish_reason: null }], usage)
-    ),
-    openAiChunk(model, [{ index: 0, delta: {}, finish_reason: "stop" }], usage),
-    ...(withUsage ? [openAiChunk(model, [], OPENAI_USAGE)] : []),
-    "data: [DONE]\n\n",
-  ];
-}
-
-function anthropicEvent(type: string, data: Record<string, unknown>): string {
-  return `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-}
-
-function anthropicFrames(body: Record<string, unknown>): string[] {
-  const { output_tokens, ...input } = ANTHROPIC_USAGE;
-  return [
-    anthropicEvent("message_start", {
-      message: {
-        id: "msg_fake",
-        type: "message",
-        role: "assistant",
-        model: body.model,
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { ...input, output_tokens: 1 },
-      },
-    }),
-    anthropicEvent("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
-    anthropicEvent("ping", {}),
-    ...TEXT_CHUNKS.map((text) =>
-      anthropicEvent("content_block_delta", { index: 0, delta: { type: "text_delta", text } })
-    ),
-    anthropicEvent("content_block_stop", { index: 0 }),
-    anthropicEvent("message_delta", {
-      delta: { stop_reason: "end_turn", stop_sequence: null },
-      usage: { output_tokens },
-    }),
-    anthropicEvent("message_stop", {}),
-  ];
-}
-
-/** How many frames of a stream come before its `n`-th text chunk has been sent. */
-function framesThroughChunk(anthropic: boolean, n: number): number {
-  // OpenAI: the role chunk, then text chunks. Anthropic: message_start, content_block_start, ping.
-  return (anthropic ? 3 : 1) + n;
-}
-
-function completion(path: string, body: Record<string, unknown>): unknown {
-  const text = TEXT_CHUNKS.join("");
-  if (path === "/v1/messages") {
-    return {
-      id: "msg_fake",
-      type: "message",
-      role: "assistant",
-      model: body.model,
-      content: [{ type: "text", text }],
-      stop_reason: "end_turn",
-      stop_sequence: null,
-      usage: ANTHROPIC_USAGE,
-    };
-  }
-  return {
-    id: "chatcmpl-fake",
-    object: "chat.completion",
-    created: 1_700_000_000,
-    model: body.model,
-    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
-    usage: OPENAI_USAGE,
-  };
-}
 
 /** One request as read off the socket. */
 async function readRequest(conn: Deno.Conn): Promise<ReceivedRequest | null> {
@@ -193,11 +95,9 @@ async function readRequest(conn: Deno.Conn): Promise<ReceivedRequest | null> {
         return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
       }),
     );
-    return {
-      path: head.split(" ")[1],
-      headers,
-      body: JSON.parse(decoder.decode(body.subarray(0, length))),
-    };
+    const [method, path] = head.split(" ");
+    const json = decoder.decode(body.subarray(0, length));
+    return { method, path, headers, body: json ? JSON.parse(json) : {} };
   }
 }
 
@@ -247,13 +147,19 @@ export function startFakeUpstream(): FakeUpstream {
     if (!received) return;
     const dropping = received.path.startsWith(DROPPING);
     const path = dropping ? received.path.slice(DROPPING.length) : received.path;
-    const { headers, body } = received;
-    state.requests.push({ path, headers, body });
+    const { method, headers, body } = received;
+    state.requests.push({ method, path, headers, body });
     const behaviour: FakeBehaviour = dropping
       ? { ...state.behaviour, mode: "reset" }
       : state.behaviour;
     const key = headers["x-api-key"] ?? headers["authorization"]?.replace(/^Bearer /, "") ?? "";
-    const anthropic = path === "/v1/messages";
+    const asked = {
+      path,
+      method,
+      body,
+      reported: state.reported,
+      usageInStream: behaviour.usageInStream,
+    };
 
     if (behaviour.mode === "status") {
       const text = JSON.stringify(behaviour.errorBody ?? {}).replaceAll("$KEY", key);
@@ -261,18 +167,19 @@ export function startFakeUpstream(): FakeUpstream {
       return;
     }
     if (behaviour.mode === "hang") return await holdOpen(conn);
-    if (body.stream !== true || behaviour.mode === "json") {
+    const streamed = body.stream === true && protocolOf(path) !== "count_tokens";
+    if (!streamed || behaviour.mode === "json") {
       const text = behaviour.mode === "garbage"
         ? '{"id": "chatcmpl-fake", "choices": [{"mess'
-        : JSON.stringify(completion(path, body));
+        : JSON.stringify(plainAnswer(asked));
       await write(conn, jsonResponse(200, text));
       return;
     }
 
-    const frames = anthropic ? anthropicFrames(body) : openAiFrames(body, behaviour);
+    const frames = streamFrames(asked);
     const cut = behaviour.mode === "ok"
       ? frames.length
-      : framesThroughChunk(anthropic, behaviour.chunks ?? 2);
+      : framesThroughChunk(path, behaviour.chunks ?? 2);
     await write(
       conn,
       "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n" +

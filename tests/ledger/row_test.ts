@@ -28,7 +28,7 @@ function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
     cacheWriteTokens: 1_000,
     outputTokens: 500,
   };
-  const costPico = costOf(sonnet, usage).totalPico;
+  const cost = costOf(sonnet, usage);
   return {
     requestId: "req-1",
     operation: "chat",
@@ -40,8 +40,9 @@ function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
     usage,
     usageSource: "provider",
     tokenCountMethod: "exact",
-    costPico,
-    costUsd: Number(costPico) / 1e12,
+    costPico: cost.totalPico,
+    costUsd: Number(cost.totalPico) / 1e12,
+    priceTier: cost.priceTier,
     durationSeconds: 1.5,
     status: "ok",
     span: tracedSpan,
@@ -104,7 +105,13 @@ Deno.test("ledgerRowOf: 1-hour cache writes, reasoning, and a long-context tier 
   };
   const cost = costOf(model, usage);
   const row = ledgerRowOf(
-    record({ price: model, modelLabel: model.id, usage, costPico: cost.totalPico }),
+    record({
+      price: model,
+      modelLabel: model.id,
+      usage,
+      costPico: cost.totalPico,
+      priceTier: cost.priceTier,
+    }),
     extras,
   );
   assert.deepEqual(
@@ -132,8 +139,15 @@ Deno.test("ledgerRowOf: the service tier the provider reported, and the rates it
     outputTokens: 100,
     serviceTier: "flex",
   };
+  const cost = costOf(gpt5, usage);
   const row = ledgerRowOf(
-    record({ price: gpt5, modelLabel: gpt5.id, usage, costPico: costOf(gpt5, usage).totalPico }),
+    record({
+      price: gpt5,
+      modelLabel: gpt5.id,
+      usage,
+      costPico: cost.totalPico,
+      priceTier: cost.priceTier,
+    }),
     extras,
   );
   assert.deepEqual([row.serviceTier, row.priceTier], ["flex", "flex"]);
@@ -147,7 +161,13 @@ Deno.test("ledgerRowOf: an untraced request has no trace id rather than the all-
 
 Deno.test("ledgerRowOf: a request for an unpriced model is flagged, its cost null, not zero", () => {
   const row = ledgerRowOf(
-    record({ price: undefined, modelLabel: "unknown", costPico: null, costUsd: null }),
+    record({
+      price: undefined,
+      modelLabel: "unknown",
+      costPico: null,
+      costUsd: null,
+      priceTier: null,
+    }),
     extras,
   );
   assert.equal(row.unpriced, true);
@@ -164,6 +184,7 @@ Deno.test("ledgerRowOf: a budget refusal costs 0 with its status and no tokens",
       usage: NO_USAGE,
       costPico: null,
       costUsd: null,
+      priceTier: null,
       status: "budget_exceeded",
       errorType: "budget_exceeded",
     }),

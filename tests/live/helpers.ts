@@ -55,6 +55,7 @@ export function usageRecord(
     usageSource: reached ? "provider" : "estimated",
     tokenCountMethod: "exact",
     costPico,
+    priceTier: null,
     costUsd: costPico === null ? null : picoToUsd(costPico),
     durationSeconds: 0.02,
     status,

@@ -42,14 +42,21 @@ function anthropicErrorBody(error: ApiError) {
 const block = z.object({ type: z.string(), text: z.string().optional() }).loose();
 const content = z.union([z.string(), z.array(block)]);
 
-const bodySchema = z.object({
+const conversationFields = {
   model: z.string().min(1).max(256),
   messages: z.array(z.object({ role: z.enum(["user", "assistant"]), content }).loose())
     .min(1, "must hold at least one message"),
   system: content.optional(),
+  tools: z.array(z.unknown()).optional(),
+};
+
+/** The conversation a Messages body holds (a token-count body holds only it). */
+export const conversationSchema = z.object(conversationFields).loose();
+
+const bodySchema = z.object({
+  ...conversationFields,
   max_tokens: z.number().int().min(1).max(MAX_TOKENS_CEILING),
   stream: z.boolean().optional(),
-  tools: z.array(z.unknown()).optional(),
 }).loose();
 
 // Text blocks count as their text; other blocks (tool use and results) as their JSON, images as
@@ -61,10 +68,10 @@ function contentText(value: z.infer<typeof content>): string {
   ).join("");
 }
 
-function parse(raw: unknown): ChatRequest {
-  const parsed = bodySchema.safeParse(raw);
-  if (!parsed.success) throw new ApiError("invalid_request", describeIssue(parsed.error));
-  const body = parsed.data;
+/** A conversation in the common form: its messages (the system prompt first) and tools as JSON. */
+export function conversationOf(
+  body: z.infer<typeof conversationSchema>,
+): { messages: ChatMessage[]; toolsText: string } {
   const messages: ChatMessage[] = body.messages.map((m) => ({
     role: m.role,
     content: contentText(m.content),
@@ -72,11 +79,17 @@ function parse(raw: unknown): ChatRequest {
   if (body.system !== undefined) {
     messages.unshift({ role: "system", content: contentText(body.system) });
   }
+  return { messages, toolsText: body.tools ? JSON.stringify(body.tools) : "" };
+}
+
+function parse(raw: unknown): ChatRequest {
+  const parsed = bodySchema.safeParse(raw);
+  if (!parsed.success) throw new ApiError("invalid_request", describeIssue(parsed.error));
+  const body = parsed.data;
   return {
     body: raw as Record<string, unknown>,
     model: body.model,
-    messages,
-    toolsText: body.tools ? JSON.stringify(body.tools) : "",
+    ...conversationOf(body),
     maxTokens: body.max_tokens,
     choices: 1,
     stream: body.stream === true,
@@ -110,36 +123,37 @@ const simulated: SimulatedShape = {
     stop_sequence: null,
     usage: anthropicUsage(usage),
   }),
-  streamStart: (request, id, inputTokens) => [
-    event("message_start", {
-      message: {
-        id: `msg_${id}`,
-        type: "message",
-        role: "assistant",
-        model: request.model,
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: {
-          input_tokens: inputTokens,
-          cache_creation_input_tokens: 0,
-          cache_read_input_tokens: 0,
-          output_tokens: 0,
+  stream: (request, id) => ({
+    start: (inputTokens) => [
+      event("message_start", {
+        message: {
+          id: `msg_${id}`,
+          type: "message",
+          role: "assistant",
+          model: request.model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: {
+            input_tokens: inputTokens,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: 0,
+            output_tokens: 0,
+          },
         },
-      },
-    }),
-    event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
-  ],
-  streamText: (_request, _id, text) =>
-    event("content_block_delta", { index: 0, delta: { type: "text_delta", text } }),
-  streamEnd: (_request, _id, finishReason, usage) => [
-    event("content_block_stop", { index: 0 }),
-    event("message_delta", {
-      delta: { stop_reason: stopReason(finishReason), stop_sequence: null },
-      usage: { output_tokens: usage.outputTokens },
-    }),
-    event("message_stop", {}),
-  ],
+      }),
+      event("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+    ],
+    text: (text) => event("content_block_delta", { index: 0, delta: { type: "text_delta", text } }),
+    end: (_text, finishReason, usage) => [
+      event("content_block_stop", { index: 0 }),
+      event("message_delta", {
+        delta: { stop_reason: stopReason(finishReason), stop_sequence: null },
+        usage: { output_tokens: usage.outputTokens },
+      }),
+      event("message_stop", {}),
+    ],
+  }),
 };
 
 /** The Anthropic Messages API. */

@@ -5,8 +5,10 @@
  *
  * Usage rule: Anthropic reports `cache_read_input_tokens` and `cache_creation_input_tokens` beside
  * `input_tokens` (which excludes them), so the normalized input is their sum, each part priced at
- * its own rate. In a stream, `message_start` carries the input side and `message_delta` the
- * cumulative output (and, on newer API versions, final input figures, which then win).
+ * its own rate. `cache_creation` splits the writes by duration (`ephemeral_5m_input_tokens`,
+ * `ephemeral_1h_input_tokens`); without it every write is a 5-minute write. In a stream,
+ * `message_start` carries the input side and `message_delta` the cumulative output (and, on newer
+ * API versions, final input figures, which then win).
  */
 import { z } from "zod";
 import type { TokenUsage } from "../../pricing/pricing.ts";
@@ -31,6 +33,10 @@ const inputSideSchema = z.object({
   input_tokens: count.nullish(),
   cache_read_input_tokens: count.nullish(),
   cache_creation_input_tokens: count.nullish(),
+  cache_creation: z.object({
+    ephemeral_5m_input_tokens: count.nullish(),
+    ephemeral_1h_input_tokens: count.nullish(),
+  }).loose().nullish(),
 }).loose();
 
 const usageSchema = inputSideSchema.extend({ input_tokens: count, output_tokens: count });
@@ -39,20 +45,24 @@ type InputSide = z.infer<typeof inputSideSchema>;
 
 function normalize(input: InputSide, outputTokens: number): TokenUsage {
   const read = input.cache_read_input_tokens ?? 0;
-  const write = input.cache_creation_input_tokens ?? 0;
-  return {
+  const byDuration = input.cache_creation;
+  const write = input.cache_creation_input_tokens ??
+    (byDuration?.ephemeral_5m_input_tokens ?? 0) + (byDuration?.ephemeral_1h_input_tokens ?? 0);
+  const usage: TokenUsage = {
     inputTokens: (input.input_tokens ?? 0) + read + write,
     cachedInputTokens: read,
     cacheWriteTokens: write,
     outputTokens,
   };
+  const writes1h = byDuration?.ephemeral_1h_input_tokens;
+  return writes1h ? { ...usage, cacheWrite1hTokens: writes1h } : usage;
 }
 
 /**
  * Anthropic's usage normalized: cache reads and writes become parts of the input. Undefined when
  * `raw` is not a valid usage object.
- * @example anthropicUsage({ input_tokens: 50, cache_read_input_tokens: 2000, cache_creation_input_tokens: 500, output_tokens: 120 })
- * // { inputTokens: 2550, cachedInputTokens: 2000, cacheWriteTokens: 500, outputTokens: 120 }
+ * @example anthropicUsage({ input_tokens: 50, cache_read_input_tokens: 2000, cache_creation_input_tokens: 500, cache_creation: { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 200 }, output_tokens: 120 })
+ * // { inputTokens: 2550, cachedInputTokens: 2000, cacheWriteTokens: 500, outputTokens: 120, cacheWrite1hTokens: 200 }
  */
 export function anthropicUsage(raw: unknown): TokenUsage | undefined {
   const parsed = usageSchema.safeParse(raw);
@@ -135,9 +145,12 @@ class AnthropicStreamReader implements StreamReader {
               "input_tokens",
               "cache_read_input_tokens",
               "cache_creation_input_tokens",
+              "cache_creation",
             ] as const
           ) {
-            if (typeof usage[key] === "number") this.#input = { ...this.#input, [key]: usage[key] };
+            if (usage[key] !== undefined && usage[key] !== null) {
+              this.#input = { ...this.#input, [key]: usage[key] };
+            }
           }
         }
         return { frame, text: "" };

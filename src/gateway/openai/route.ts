@@ -70,6 +70,7 @@ const bodySchema = z.object({
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).loose().nullish(),
   tools: z.array(z.unknown()).optional(),
+  service_tier: z.string().max(64).nullish(),
 }).loose();
 
 /** The text of a message: its content (text parts joined) and any tool-call arguments. */
@@ -102,6 +103,7 @@ function parse(raw: unknown): ChatRequest {
     choices: body.n ?? 1,
     stream: body.stream === true,
     includeUsage: body.stream_options?.include_usage === true,
+    serviceTier: body.service_tier ?? undefined,
   };
 }
 
@@ -145,26 +147,28 @@ const simulated: SimulatedShape = {
     }],
     usage: openAiUsage(usage),
   }),
-  streamStart: (request, id) => [
-    chunk(request, id, [{
-      index: 0,
-      delta: { role: "assistant", content: "" },
-      logprobs: null,
-      finish_reason: null,
-    }]),
-  ],
-  streamText: (request, id, text) =>
-    chunk(request, id, [{
-      index: 0,
-      delta: { content: text },
-      logprobs: null,
-      finish_reason: null,
-    }]),
-  streamEnd: (request, id, finishReason, usage) => [
-    chunk(request, id, [{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason }]),
-    ...(request.includeUsage ? [chunk(request, id, [], openAiUsage(usage))] : []),
-    sseFrame("[DONE]"),
-  ],
+  stream: (request, id) => ({
+    start: () => [
+      chunk(request, id, [{
+        index: 0,
+        delta: { role: "assistant", content: "" },
+        logprobs: null,
+        finish_reason: null,
+      }]),
+    ],
+    text: (text) =>
+      chunk(request, id, [{
+        index: 0,
+        delta: { content: text },
+        logprobs: null,
+        finish_reason: null,
+      }]),
+    end: (_text, finishReason, usage) => [
+      chunk(request, id, [{ index: 0, delta: {}, logprobs: null, finish_reason: finishReason }]),
+      ...(request.includeUsage ? [chunk(request, id, [], openAiUsage(usage))] : []),
+      sseFrame("[DONE]"),
+    ],
+  }),
 };
 
 /** The OpenAI Chat Completions API. */

@@ -6,8 +6,9 @@
  * usage from the client's stream when the client did not ask for it).
  *
  * Usage rule: `prompt_tokens` includes `prompt_tokens_details.cached_tokens`, and
- * `completion_tokens` includes reasoning tokens; both are taken as reported, so nothing is counted
- * twice.
+ * `completion_tokens` includes `completion_tokens_details.reasoning_tokens`; both are taken as
+ * reported, so nothing is counted twice. The `service_tier` the answer reports (in the body, or in
+ * a stream's chunks) picks the rates it is billed at.
  */
 import { z } from "zod";
 import type { TokenUsage } from "../../pricing/pricing.ts";
@@ -29,24 +30,35 @@ const usageSchema = z.object({
   prompt_tokens: count,
   completion_tokens: count,
   prompt_tokens_details: z.object({ cached_tokens: count.nullish() }).loose().nullish(),
+  completion_tokens_details: z.object({ reasoning_tokens: count.nullish() }).loose().nullish(),
 }).loose();
 
 /**
- * OpenAI's usage normalized: cached tokens stay inside input, reasoning inside output. Undefined
- * when `raw` is not a valid usage object.
- * @example openAiUsage({ prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1024 } })
- * // { inputTokens: 1200, cachedInputTokens: 1024, cacheWriteTokens: 0, outputTokens: 300 }
+ * OpenAI's usage normalized: cached tokens stay inside input, reasoning inside output; the service
+ * tier the answer reports (`null`/absent: none) goes with it. Undefined when `raw` is not a valid
+ * usage object.
+ * @example openAiUsage({ prompt_tokens: 1200, completion_tokens: 300, prompt_tokens_details: { cached_tokens: 1024 } }, "flex")
+ * // { inputTokens: 1200, cachedInputTokens: 1024, cacheWriteTokens: 0, outputTokens: 300, reasoningTokens: 0, serviceTier: "flex" }
  */
-export function openAiUsage(raw: unknown): TokenUsage | undefined {
+export function openAiUsage(raw: unknown, serviceTier?: string | null): TokenUsage | undefined {
   const parsed = usageSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const u = parsed.data;
-  return {
+  return withServiceTier({
     inputTokens: u.prompt_tokens,
     cachedInputTokens: Math.min(u.prompt_tokens_details?.cached_tokens ?? 0, u.prompt_tokens),
     cacheWriteTokens: 0,
     outputTokens: u.completion_tokens,
-  };
+    reasoningTokens: Math.min(
+      u.completion_tokens_details?.reasoning_tokens ?? 0,
+      u.completion_tokens,
+    ),
+  }, serviceTier);
+}
+
+/** `usage` with the service tier an OpenAI-protocol answer reported, when it reported one. */
+export function withServiceTier(usage: TokenUsage, serviceTier?: string | null): TokenUsage {
+  return serviceTier ? { ...usage, serviceTier } : usage;
 }
 
 const toolCallsSchema = z.array(
@@ -78,12 +90,14 @@ function generatedText(part: z.infer<typeof generatedSchema> | null | undefined)
 
 const completionSchema = z.object({
   model: z.string().optional(),
+  service_tier: z.string().nullish(),
   choices: z.array(z.object({ message: generatedSchema.nullish() }).loose()),
   usage: z.unknown().optional(),
 }).loose();
 
 const chunkSchema = z.object({
   model: z.string().optional(),
+  service_tier: z.string().nullish(),
   choices: z.array(
     z.object({ delta: generatedSchema.nullish(), finish_reason: z.string().nullish() }).loose(),
   ).nullish(),
@@ -106,6 +120,7 @@ const errorBodySchema = z.object({
 class OpenAiStreamReader implements StreamReader {
   #usage?: TokenUsage;
   #model?: string;
+  #serviceTier?: string;
   #finished = false;
 
   constructor(private readonly clientAskedUsage: boolean) {}
@@ -131,6 +146,8 @@ class OpenAiStreamReader implements StreamReader {
       };
     }
     this.#model ??= chunk.model;
+    // Every chunk may name the tier; the last one named is the one that served the answer.
+    if (chunk.service_tier) this.#serviceTier = chunk.service_tier;
     const choices = chunk.choices ?? [];
     if (choices.some((c) => c.finish_reason)) this.#finished = true;
     const usage = openAiUsage(chunk.usage) ?? openAiUsage(chunk.x_groq?.usage);
@@ -148,7 +165,7 @@ class OpenAiStreamReader implements StreamReader {
   }
 
   usage(): TokenUsage | undefined {
-    return this.#usage;
+    return this.#usage && withServiceTier(this.#usage, this.#serviceTier);
   }
 
   inputUsage(): TokenUsage | undefined {
@@ -168,9 +185,7 @@ class OpenAiStreamReader implements StreamReader {
 export const openAiUpstream: UpstreamProtocol = {
   protocol: "openai",
   path: "/chat/completions",
-  headers(provider: Provider): Record<string, string> {
-    return provider.apiKey ? { authorization: `Bearer ${provider.apiKey.reveal()}` } : {};
-  },
+  headers: openAiHeaders,
   body(raw, upstreamModel) {
     const body: Record<string, unknown> = { ...raw, model: upstreamModel };
     if (raw.stream === true) {
@@ -188,16 +203,24 @@ export const openAiUpstream: UpstreamProtocol = {
     }
     const body = parsed.data;
     return {
-      usage: openAiUsage(body.usage),
+      usage: openAiUsage(body.usage, body.service_tier),
       text: body.choices.map((c) => generatedText(c.message)).join(""),
       model: body.model,
     };
   },
   streamReader: (clientAskedUsage) => new OpenAiStreamReader(clientAskedUsage),
-  errorFields(body): UpstreamErrorFields {
-    const parsed = errorBodySchema.safeParse(body);
-    if (!parsed.success) return {};
-    const { message, type, code, param } = parsed.data.error;
-    return { message, type: type ?? undefined, code, param };
-  },
+  errorFields: openAiErrorFields,
 };
+
+/** The fields of an OpenAI-shaped error body, `{"error":{"message","type","code","param"}}`. */
+export function openAiErrorFields(body: unknown): UpstreamErrorFields {
+  const parsed = errorBodySchema.safeParse(body);
+  if (!parsed.success) return {};
+  const { message, type, code, param } = parsed.data.error;
+  return { message, type: type ?? undefined, code, param };
+}
+
+/** The headers of every OpenAI-protocol call: the provider's key, never the client's. */
+export function openAiHeaders(provider: Provider): Record<string, string> {
+  return provider.apiKey ? { authorization: `Bearer ${provider.apiKey.reveal()}` } : {};
+}

@@ -40,10 +40,26 @@ function writeToSpan(record: UsageRecord, pricingVersion: string): void {
   if (record.usage.cachedInputTokens > 0) {
     span.setAttribute(ATTR.usageCachedInputTokens, record.usage.cachedInputTokens);
   }
-  if (record.usage.cacheWriteTokens > 0) {
-    span.setAttribute(ATTR.usageCacheWriteTokens, record.usage.cacheWriteTokens);
+  const { usage } = record;
+  if (usage.cacheWriteTokens > 0) {
+    span.setAttribute(ATTR.usageCacheWriteTokens, usage.cacheWriteTokens);
   }
-  if (record.costUsd !== null) span.setAttribute(ATTR.costUsd, record.costUsd);
+  if (usage.cacheWrite1hTokens) {
+    span.setAttribute(ATTR.usageCacheWrite1hTokens, usage.cacheWrite1hTokens);
+  }
+  if (usage.reasoningTokens) span.setAttribute(ATTR.usageReasoningTokens, usage.reasoningTokens);
+  if (usage.serviceTier) span.setAttribute(ATTR.serviceTier, usage.serviceTier);
+  if (record.costUsd !== null) {
+    span.setAttributes({
+      [ATTR.costUsd]: record.costUsd,
+      [ATTR.costAmount]: record.costUsd,
+      [ATTR.costCurrency]: "USD",
+      // `local`: this price table applied to the tokens. `provider` would be a provider's own
+      // billed figure, which none of the routed APIs reports.
+      [ATTR.costSource]: "local",
+    });
+  }
+  if (record.priceTier !== null) span.setAttribute(ATTR.priceTier, record.priceTier);
   if (record.content?.prompt !== undefined) span.setAttribute(ATTR.prompt, record.content.prompt);
   if (record.content?.completion !== undefined) {
     span.setAttribute(ATTR.completion, record.content.completion);

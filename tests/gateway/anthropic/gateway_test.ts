@@ -96,7 +96,7 @@ Deno.test("a plain message is priced from Anthropic's usage, cache reads and wri
     const span = requestSpan(gateway);
     assert.equal(span.attributes["inference.usage_source"], "provider");
     assert.equal(span.attributes["gen_ai.usage.cache_read.input_tokens"], 2000);
-    assert.equal(span.attributes["gen_ai.usage.cache_creation.input_tokens"], 500);
+    assert.equal(span.attributes["gen_ai.usage.cache_write.input_tokens"], 500);
   });
 });
 

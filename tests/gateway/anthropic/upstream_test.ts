@@ -20,6 +20,49 @@ Deno.test("Anthropic cache reads and writes are added to input once, each kept a
   assert.equal(anthropicUsage({ input_tokens: 3 }), undefined);
 });
 
+Deno.test("Anthropic's cache_creation breakdown marks the 1-hour writes; without it every write is a 5-minute one", () => {
+  assert.deepEqual(
+    anthropicUsage({
+      input_tokens: 50,
+      cache_read_input_tokens: 2000,
+      cache_creation_input_tokens: 500,
+      cache_creation: { ephemeral_5m_input_tokens: 300, ephemeral_1h_input_tokens: 200 },
+      output_tokens: 120,
+    }),
+    {
+      inputTokens: 2550,
+      cachedInputTokens: 2000,
+      cacheWriteTokens: 500,
+      cacheWrite1hTokens: 200,
+      outputTokens: 120,
+    },
+  );
+  assert.equal(
+    anthropicUsage({
+      input_tokens: 5,
+      cache_creation_input_tokens: 40,
+      cache_creation: { ephemeral_5m_input_tokens: 40, ephemeral_1h_input_tokens: 0 },
+      output_tokens: 1,
+    })?.cacheWrite1hTokens,
+    undefined,
+  );
+  // A breakdown without the total still gives the writes.
+  assert.deepEqual(
+    anthropicUsage({
+      input_tokens: 5,
+      cache_creation: { ephemeral_5m_input_tokens: 10, ephemeral_1h_input_tokens: 30 },
+      output_tokens: 1,
+    }),
+    {
+      inputTokens: 45,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 40,
+      cacheWrite1hTokens: 30,
+      outputTokens: 1,
+    },
+  );
+});
+
 function event(type: string, data: Record<string, unknown>): SseEvent {
   return { event: type, data: JSON.stringify({ type, ...data }) };
 }
@@ -71,6 +114,31 @@ Deno.test("final input figures in message_delta win over message_start's", () =>
     cachedInputTokens: 0,
     cacheWriteTokens: 30,
     outputTokens: 5,
+  });
+});
+
+Deno.test("a Messages stream keeps message_start's cache_creation breakdown", () => {
+  const reader = anthropicUpstream.streamReader(true);
+  reader.step(event("message_start", {
+    message: {
+      usage: {
+        input_tokens: 10,
+        cache_creation_input_tokens: 3000,
+        cache_creation: { ephemeral_5m_input_tokens: 1000, ephemeral_1h_input_tokens: 2000 },
+        output_tokens: 1,
+      },
+    },
+  }));
+  reader.step(event("message_delta", {
+    delta: { stop_reason: "end_turn" },
+    usage: { output_tokens: 7 },
+  }));
+  assert.deepEqual(reader.usage(), {
+    inputTokens: 3010,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 3000,
+    cacheWrite1hTokens: 2000,
+    outputTokens: 7,
   });
 });
 

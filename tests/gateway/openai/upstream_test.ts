@@ -10,12 +10,42 @@ Deno.test("OpenAI cached tokens stay inside input and reasoning tokens inside ou
       prompt_tokens_details: { cached_tokens: 1024, audio_tokens: 0 },
       completion_tokens_details: { reasoning_tokens: 100 },
     }),
-    { inputTokens: 1200, cachedInputTokens: 1024, cacheWriteTokens: 0, outputTokens: 300 },
+    {
+      inputTokens: 1200,
+      cachedInputTokens: 1024,
+      cacheWriteTokens: 0,
+      outputTokens: 300,
+      reasoningTokens: 100,
+    },
   );
   assert.deepEqual(
     openAiUsage({ prompt_tokens: 7, completion_tokens: 2, prompt_tokens_details: null }),
-    { inputTokens: 7, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 2 },
+    {
+      inputTokens: 7,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      outputTokens: 2,
+      reasoningTokens: 0,
+    },
   );
+});
+
+Deno.test("the service tier an OpenAI answer reports goes with its usage, body or stream", () => {
+  const usage = { prompt_tokens: 10, completion_tokens: 5 };
+  assert.equal(openAiUsage(usage, "flex")?.serviceTier, "flex");
+  assert.equal(openAiUsage(usage, null)?.serviceTier, undefined);
+  const completion = openAiUpstream.readCompletion(JSON.stringify({
+    model: "gpt-5",
+    service_tier: "priority",
+    choices: [{ message: { content: "Hi" } }],
+    usage,
+  }));
+  assert.equal(completion.usage?.serviceTier, "priority");
+  // The tier comes in every chunk; the usage chunk is often the last and names it too.
+  const reader = openAiUpstream.streamReader(true);
+  reader.step({ data: JSON.stringify({ service_tier: "flex", choices: [{ delta: {} }] }) });
+  reader.step({ data: JSON.stringify({ service_tier: null, choices: [], usage }) });
+  assert.equal(reader.usage()?.serviceTier, "flex");
 });
 
 Deno.test("an invalid OpenAI usage object is no usage at all", () => {
@@ -64,6 +94,7 @@ Deno.test("a stream reader strips usage the client did not ask for and keeps it 
     cachedInputTokens: 2,
     cacheWriteTokens: 0,
     outputTokens: 1,
+    reasoningTokens: 0,
   });
   assert.deepEqual(reader.step({ data: "[DONE]" }), {
     frame: "data: [DONE]\n\n",
