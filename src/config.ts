@@ -71,6 +71,10 @@ const envSchema = z.object({
   OTEL_BSP_MAX_QUEUE_SIZE: int(1, 1_000_000).default(2048),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+  LEDGER_URL: z.string().min(1).default("sqlite:./data/ledger.sqlite"),
+  LEDGER_OUTBOX: z.string().min(1).default("./data/ledger-outbox.sqlite"),
+  LEDGER_SYNC: z.enum(["normal", "full"]).default("normal"),
+  LEDGER_RETENTION_DAYS: int(1, 1_000_000).optional(),
   JAEGER_UI_URL: z.string().url().regex(/^https?:\/\//, "must be an http(s) URL").optional(),
 }).superRefine((env, ctx) => {
   if (env.BUDGET_STORE === "redis" && !env.REDIS_URL) {
@@ -80,7 +84,45 @@ const envSchema = z.object({
       message: "is required with BUDGET_STORE=redis",
     });
   }
+  if (parseLedgerUrl(env.LEDGER_URL, env.LEDGER_OUTBOX, env.LEDGER_SYNC) === null) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["LEDGER_URL"],
+      message: "must be none, sqlite:<path> or postgres://…",
+    });
+  }
 });
+
+/**
+ * Where the spend ledger lives: a SQLite file, PostgreSQL (through a local SQLite outbox), or
+ * nowhere. `sync` is SQLite's `synchronous` setting for the file (or the outbox).
+ */
+export type LedgerStoreConfig =
+  | { readonly kind: "none" }
+  | { readonly kind: "sqlite"; readonly path: string; readonly sync: "normal" | "full" }
+  | {
+    readonly kind: "postgres";
+    readonly url: string;
+    readonly outboxPath: string;
+    readonly sync: "normal" | "full";
+  };
+
+/** Parses a LEDGER_URL; null when it is none of the three forms. */
+export function parseLedgerUrl(
+  url: string,
+  outboxPath: string,
+  sync: "normal" | "full",
+): LedgerStoreConfig | null {
+  if (url === "none") return { kind: "none" };
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length);
+    return path === "" ? null : { kind: "sqlite", path, sync };
+  }
+  if (/^postgres(ql)?:\/\/[^/]/.test(url) && URL.canParse(url)) {
+    return { kind: "postgres", url, outboxPath, sync };
+  }
+  return null;
+}
 
 /** The server's whole configuration. */
 export interface Config {
@@ -131,6 +173,10 @@ export interface Config {
    * `traceparent` into every upstream call itself.
    */
   readonly denoFetchTracing: boolean;
+  /** LEDGER_URL (with LEDGER_OUTBOX and LEDGER_SYNC): where every priced request is recorded. */
+  readonly ledger: LedgerStoreConfig;
+  /** LEDGER_RETENTION_DAYS: rows older than this many days are pruned; undefined keeps all. */
+  readonly ledgerRetentionDays?: number;
   /** JAEGER_UI_URL: the live page links trace ids to `<url>/trace/<id>`. */
   readonly jaegerUiUrl?: string;
 }
@@ -144,7 +190,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue.path[0] ?? "environment");
-    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(env[name] ?? null)})`);
+    // A URL's password (LEDGER_URL, REDIS_URL) never reaches the message, which ends up in logs.
+    const shown = env[name]?.replace(/\/\/[^/@\s]*@/, "//***@") ?? null;
+    throw new ConfigError(`${name}: ${issue.message} (got ${JSON.stringify(shown)})`);
   }
   const e = parsed.data;
   try {
@@ -180,6 +228,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined,
       denoTelemetry: e.OTEL_DENO,
       denoFetchTracing: e.OTEL_DENO && e.OTEL_DENO_TRACING !== false,
+      ledger: parseLedgerUrl(e.LEDGER_URL, e.LEDGER_OUTBOX, e.LEDGER_SYNC)!,
+      ledgerRetentionDays: e.LEDGER_RETENTION_DAYS,
       jaegerUiUrl: e.JAEGER_UI_URL,
     };
   } catch (error) {

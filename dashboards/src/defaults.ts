@@ -45,6 +45,7 @@ export const UNIT = {
   errorsPerSecond: "count:errors/s",
   notificationsPerSecond: "count:notifications/s",
   requests: "count:requests",
+  rows: "count:rows",
   alerts: "count:alerts",
   samples: "count:samples",
   bytes: "bytes",

@@ -50,6 +50,10 @@ export const RULE = {
   budgetExhaustion6h: "tenant_window:inference_budget_exhaustion_seconds:rate6h",
   /** Failed share of the requests that reached a provider, per model (alerts/upstream.rules.yml). */
   upstreamFailureRatio: "model:inference_upstream_failure_ratio:rate5m",
+  /** USD the spend ledger recorded in the last hour, per replica (alerts/ledger.rules.yml). */
+  ledgerCost1hByInstance: "instance:inference_ledger_cost_usd:increase1h",
+  /** USD counted by the metrics but missing from the ledger in the last hour, per replica. */
+  ledgerGap1hByInstance: "instance:inference_ledger_cost_gap_usd:increase1h",
 } as const;
 
 /** `series{matchers}`, or the bare name without matchers. */

@@ -213,3 +213,51 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     inFlight,
   };
 }
+
+/** The spend ledger's metrics, registered only when the ledger is on. */
+export interface LedgerMetrics {
+  /** Rows newly committed (a replayed request id is not counted twice). */
+  readonly rowsWritten: client.Counter<string>;
+  /** Cost of the rows newly committed: reconciled against `inference_cost_usd_total`. */
+  readonly costUsd: client.Counter<string>;
+  /** Rows whose append failed: their requests are missing from the ledger. */
+  readonly writeErrors: client.Counter<string>;
+  /** Rows committed to the local outbox but not yet shipped to PostgreSQL (0 for SQLite). */
+  readonly outboxBacklog: client.Gauge<string>;
+  /** Rows shipped from the outbox to PostgreSQL: with the backlog, tells busy from stuck. */
+  readonly rowsShipped: client.Counter<string>;
+}
+
+/** Registers the ledger's metrics on an app's registry. */
+export function registerLedgerMetrics(
+  registry: client.Registry<client.OpenMetricsContentType>,
+): LedgerMetrics {
+  const registers = [registry as unknown as client.Registry];
+  return {
+    rowsWritten: new client.Counter({
+      name: METRIC.ledgerRowsWrittenTotal,
+      help: "Requests recorded in the spend ledger (committed, replays not counted)",
+      registers,
+    }),
+    costUsd: new client.Counter({
+      name: METRIC.ledgerCostUsdTotal,
+      help: "Cost in USD of the requests recorded in the spend ledger",
+      registers,
+    }),
+    writeErrors: new client.Counter({
+      name: METRIC.ledgerWriteErrorsTotal,
+      help: "Requests whose spend ledger row could not be written",
+      registers,
+    }),
+    outboxBacklog: new client.Gauge({
+      name: METRIC.ledgerOutboxBacklog,
+      help: "Ledger rows waiting in the local outbox to be shipped to PostgreSQL",
+      registers,
+    }),
+    rowsShipped: new client.Counter({
+      name: METRIC.ledgerRowsShippedTotal,
+      help: "Ledger rows shipped from the local outbox to PostgreSQL",
+      registers,
+    }),
+  };
+}

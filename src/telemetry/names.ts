@@ -22,6 +22,11 @@ export const METRIC = {
   budgetSpentUsd: "inference_budget_spent_usd",
   upstreamErrorsTotal: "inference_upstream_errors_total",
   inFlightRequests: "inference_in_flight_requests",
+  ledgerRowsWrittenTotal: "inference_ledger_rows_written_total",
+  ledgerCostUsdTotal: "inference_ledger_cost_usd_total",
+  ledgerWriteErrorsTotal: "inference_ledger_write_errors_total",
+  ledgerOutboxBacklog: "inference_ledger_outbox_backlog",
+  ledgerRowsShippedTotal: "inference_ledger_rows_shipped_total",
 } as const;
 
 /** The reference tutorial's latency buckets, in seconds. */

@@ -3,6 +3,7 @@ import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import { dashboardDefaults, withRows } from "../defaults.ts";
 import { alertsRow } from "./alerts.ts";
 import { budgetsRow } from "./budgets.ts";
+import { ledgerRow } from "./ledger.ts";
 import { burnRow } from "./burn.ts";
 import { costRow } from "./cost.ts";
 import { spendRow } from "./spend.ts";
@@ -27,6 +28,7 @@ export function costOverview(): dashboard.DashboardBuilder {
       tokensRow(),
       trafficRow(),
       budgetsRow(),
+      ledgerRow(),
       alertsRow(),
     ],
   );

@@ -1,0 +1,225 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import client from "prom-client";
+import { openSqliteLedger } from "../../src/ledger/ledger.ts";
+import { LedgerSchemaError, openSqliteFile, sqliteSchemaVersion } from "../../src/ledger/sqlite.ts";
+import { MIGRATIONS } from "../../src/ledger/schema.ts";
+import { GroupCommitWriter } from "../../src/ledger/writer.ts";
+import { registerLedgerMetrics } from "../../src/telemetry/metrics.ts";
+import { find, parseExposition } from "../helpers/prom.ts";
+import { makeRow, tempLedger } from "./fixtures.ts";
+
+function freshMetrics() {
+  const registry = new client.Registry<client.OpenMetricsContentType>();
+  registry.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+  return { registry, metrics: registerLedgerMetrics(registry) };
+}
+
+async function metricValue(
+  registry: client.Registry<client.OpenMetricsContentType>,
+  name: string,
+): Promise<number> {
+  const samples = find(parseExposition(await registry.metrics()), name);
+  return samples.length === 1 ? samples[0].value : NaN;
+}
+
+Deno.test("sqlite ledger: the file and its missing parent folders are created, in WAL mode", async () => {
+  const { path, cleanup } = await tempLedger();
+  try {
+    const db = new DatabaseSync(path);
+    const mode = db.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
+    assert.equal(mode.journal_mode, "wal");
+    assert.equal(sqliteSchemaVersion(db), MIGRATIONS.at(-1)!.version);
+    db.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("sqlite ledger: an appended row reads back field for field once its append resolved", async () => {
+  const { ledger, cleanup } = await tempLedger();
+  try {
+    const row = makeRow({
+      keyName: "ci",
+      endUser: "user-7",
+      cacheWrite1hTokens: 50,
+      inputTokens: 1050,
+      reasoningTokens: 120,
+      serviceTier: "flex",
+      priceTier: "long_context",
+      traceId: "0af7651916cd43dd8448eb211c80319c",
+    });
+    await ledger.append(row);
+    assert.deepEqual(await ledger.record(row.requestId), row);
+    assert.equal(await ledger.record("no-such-id"), null);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("sqlite ledger: a replayed request id is a no-op, counted once", async () => {
+  const { registry, metrics } = freshMetrics();
+  const { ledger, cleanup } = await tempLedger({ metrics });
+  try {
+    const row = makeRow();
+    await ledger.append(row);
+    await ledger.append({ ...row, outputTokens: 999_999 });
+    await Promise.all([ledger.append(row), ledger.append(row)]);
+    const stored = await ledger.record(row.requestId);
+    assert.equal(stored?.outputTokens, row.outputTokens);
+    assert.equal(await metricValue(registry, "inference_ledger_rows_written_total"), 1);
+    assert.equal(
+      await metricValue(registry, "inference_ledger_cost_usd_total"),
+      Number(row.costPico) / 1e12,
+    );
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("group commit: appends made in one turn share one transaction and all resolve after it", async () => {
+  const db = openSqliteFile(":memory:", "normal");
+  const commits: number[] = [];
+  const writer = new GroupCommitWriter(db, undefined, (added) => commits.push(added));
+  try {
+    const first = Array.from({ length: 100 }, () => writer.append(makeRow()));
+    assert.deepEqual(commits, [], "nothing is committed before the turn ends");
+    await Promise.all(first);
+    assert.deepEqual(commits, [100]);
+    const count = db.prepare("SELECT count(*) AS n FROM ledger").get() as { n: number };
+    assert.equal(count.n, 100);
+    await Promise.all([writer.append(makeRow()), writer.append(makeRow())]);
+    assert.deepEqual(commits, [100, 2]);
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
+
+Deno.test("group commit: an invalid row is rejected alone and counted; its batch still commits", async () => {
+  const { registry, metrics } = freshMetrics();
+  const { ledger, cleanup } = await tempLedger({ metrics });
+  try {
+    const good = makeRow();
+    const bad = { ...makeRow(), outputTokens: -1 };
+    const results = await Promise.allSettled([ledger.append(good), ledger.append(bad)]);
+    assert.equal(results[0].status, "fulfilled");
+    assert.equal(results[1].status, "rejected");
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /outputTokens/);
+    assert.ok(await ledger.record(good.requestId));
+    assert.equal(await metricValue(registry, "inference_ledger_write_errors_total"), 1);
+    assert.equal(await metricValue(registry, "inference_ledger_rows_written_total"), 1);
+    assert.equal(await metricValue(registry, "inference_ledger_outbox_backlog"), 0);
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("group commit: a failing commit rejects the appends and counts write errors", async () => {
+  const { registry, metrics } = freshMetrics();
+  const db = openSqliteFile(":memory:", "normal");
+  const writer = new GroupCommitWriter(db, metrics);
+  try {
+    // A table that refuses every insert makes each commit fail, as a full disk would.
+    db.exec("DROP TABLE ledger");
+    db.exec("CREATE TABLE ledger (request_id TEXT PRIMARY KEY CHECK (0))");
+    const results = await Promise.allSettled([writer.append(makeRow()), writer.append(makeRow())]);
+    assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+    assert.equal(await metricValue(registry, "inference_ledger_write_errors_total"), 2);
+  } finally {
+    writer.close();
+    db.close();
+  }
+});
+
+Deno.test("sqlite ledger: rows survive closing and reopening the file", async () => {
+  const { ledger, path, cleanup } = await tempLedger();
+  try {
+    const rows = Array.from({ length: 25 }, () => makeRow());
+    await Promise.all(rows.map((r) => ledger.append(r)));
+    const reopened = openSqliteLedger(path, "normal");
+    for (const r of rows) assert.deepEqual(await reopened.record(r.requestId), r);
+    await reopened.close();
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("sqlite ledger: a file of schema v1 is migrated to the latest without losing a row", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/ledger.sqlite`;
+    const v1 = openSqliteFile(path, "normal", MIGRATIONS.slice(0, 1));
+    assert.equal(sqliteSchemaVersion(v1), 1);
+    const insert = v1.prepare(
+      `INSERT INTO ledger (request_id, ts, tenant, model, request_model, provider, route, operation,
+        status, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_pico,
+        input_cost_pico, cached_input_cost_pico, cache_write_cost_pico, output_cost_pico, unpriced,
+        usage_source, pricing_version)
+       VALUES (?, ?, 'team-a', 'gpt-4o-mini', 'gpt-4o-mini', 'simulated', '/v1/inference',
+        'text_completion', 'ok', 100, 10, 20, 5, ?, ?, ?, ?, ?, 0, 'estimated', '2025-01')`,
+    );
+    insert.run("old-1", 1_000, 14_250_000n, 10_500_000n, 750_000n, 3_750_000n, 3_000_000n);
+    insert.run("old-2", 2_000, 14_250_000n, 10_500_000n, 750_000n, 3_750_000n, 3_000_000n);
+    v1.close();
+
+    const ledger = openSqliteLedger(path, "normal");
+    const old = await ledger.record("old-1");
+    assert.deepEqual(
+      {
+        cacheWrite5mTokens: old?.cacheWrite5mTokens,
+        cacheWrite1hTokens: old?.cacheWrite1hTokens,
+        reasoningTokens: old?.reasoningTokens,
+        costPico: old?.costPico,
+        kindCosts: old?.kindCosts,
+      },
+      {
+        cacheWrite5mTokens: 20,
+        cacheWrite1hTokens: 0,
+        reasoningTokens: 0,
+        costPico: 14_250_000n,
+        kindCosts: {
+          input: 10_500_000n,
+          cached_input: 750_000n,
+          cache_write_5m: 3_750_000n,
+          cache_write_1h: 0n,
+          output: 3_000_000n,
+        },
+      },
+    );
+    assert.ok(await ledger.record("old-2"));
+    const row = makeRow({ cacheWrite1hTokens: 7, inputTokens: 1007 });
+    await ledger.append(row);
+    assert.deepEqual(await ledger.record(row.requestId), row);
+    await ledger.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sqlite ledger: a file from a newer server is refused, not rewritten", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/ledger.sqlite`;
+    openSqliteFile(path, "normal").close();
+    const db = new DatabaseSync(path);
+    db.exec("INSERT INTO schema_migrations VALUES (99, 'from the future', 0)");
+    db.close();
+    assert.throws(() => openSqliteFile(path, "normal"), LedgerSchemaError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sqlite ledger: LEDGER_SYNC chooses synchronous NORMAL (1) or FULL (2)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const [sync, level] of [["normal", 1], ["full", 2]] as const) {
+      const db = openSqliteFile(`${dir}/${sync}.sqlite`, sync);
+      assert.deepEqual({ ...db.prepare("PRAGMA synchronous").get() }, { synchronous: level });
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
