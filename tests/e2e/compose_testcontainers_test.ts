@@ -198,6 +198,8 @@ Deno.test({
       })
       // The collector image is FROM scratch: no healthcheck, and no shell for a port check.
       .withWaitStrategy("otel-collector-1", Wait.forLogMessage(/Everything is ready/))
+      // Renders Alertmanager's receivers and exits 0 before Alertmanager starts.
+      .withWaitStrategy("alertmanager-config-1", Wait.forOneShotStartup())
       .withStartupTimeout(240_000);
 
     let started: Awaited<ReturnType<typeof environment.up>> | undefined;
