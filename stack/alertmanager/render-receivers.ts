@@ -4,7 +4,8 @@
  * files beside the output, 0600, read by Alertmanager through `api_url_file` and
  * `auth_password_file`, so the rendered config holds none.
  *
- *   deno run --allow-read --allow-write --allow-env=ALERT_* --allow-sys=uid \
+ *   deno run --allow-read --allow-write --allow-env=ALERT_* --ignore-env=LOG_STREAM,LOG_TOKENS \
+ *     --allow-sys=uid \
  *     stack/alertmanager/render-receivers.ts --out DIR [--in stack/alertmanager/alertmanager.yml] \
  *     [--owner UID:GID]
  *

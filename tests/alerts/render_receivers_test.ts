@@ -135,6 +135,7 @@ async function runScript(args: string[], env: Record<string, string>) {
       `--allow-read=${SOURCE_DIR}`,
       "--allow-write",
       "--allow-env=ALERT_*",
+      "--ignore-env=LOG_STREAM,LOG_TOKENS",
       "--allow-sys=uid",
       join(SOURCE_DIR, "render-receivers.ts"),
       ...args,

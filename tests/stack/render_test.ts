@@ -282,6 +282,7 @@ Deno.test("the receivers one-shot runs compose's render-receivers command on nat
       `--allow-read=${source}`,
       `--allow-write=${out}`,
       "--allow-env=ALERT_*",
+      "--ignore-env=LOG_STREAM,LOG_TOKENS",
       "--allow-sys=uid",
       "stack/alertmanager/render-receivers.ts",
       `--in=${source}/alertmanager.yml`,
