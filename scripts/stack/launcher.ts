@@ -3,7 +3,7 @@
  * the same config files, commands and environment, rendered by ./render.ts (host names and ports,
  * container paths) into a data folder. Grafana and the spike profile are compose-only.
  */
-import { dirname, join, normalize } from "node:path";
+import { basename, dirname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type StackBinaries, stackBinaries } from "./binaries.ts";
 import {
@@ -142,9 +142,18 @@ const EXTERNAL_URL_PORTS: Partial<Record<NativeService, number>> = {
 
 /**
  * Prometheus built from its Go module has no UI assets and serves `static/mantine-ui/index.html`
- * from its working directory for every UI path (raw error when missing): this page says so.
+ * for every UI path (a raw error when missing): this page says so and lists the API.
  */
 const PROMETHEUS_PAGE = join(REPO_ROOT, "scripts/stack/module-ui/prometheus.html");
+
+/**
+ * Where that Prometheus looks for the page: under its working directory, or under web/ui/ when
+ * the directory is named `prometheus` (it takes that for its own repository).
+ */
+export function prometheusPagePath(cwd: string): string {
+  const prefix = basename(cwd) === "prometheus" ? "web/ui/static" : "static";
+  return join(cwd, prefix, "mantine-ui/index.html");
+}
 
 /** Names of the services some other service waits for with `service_completed_successfully`. */
 export function oneShotServices(compose: ComposeFile): Set<string> {
@@ -264,7 +273,7 @@ export async function planStack(options: {
     const cwd = service.working_dir ? REPO_ROOT : join(options.dataDir, "run", name);
     await Deno.mkdir(cwd, { recursive: true });
     if (name === "prometheus") {
-      const page = join(cwd, "static/mantine-ui/index.html");
+      const page = prometheusPagePath(cwd);
       await Deno.mkdir(dirname(page), { recursive: true });
       await Deno.copyFile(PROMETHEUS_PAGE, page);
       renderedFiles.push(page);

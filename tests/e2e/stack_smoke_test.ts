@@ -77,7 +77,8 @@ Deno.test({
         `${stack.urls.prometheus}/api/v1/status/flags`,
       );
       assert.equal(flags.data["web.external-url"], stack.urls.prometheus);
-      assert.equal(flags.data["storage.tsdb.retention.time"], "35d");
+      // compose's 35d, as Prometheus prints it.
+      assert.equal(flags.data["storage.tsdb.retention.time"], "5w");
 
       // Alertmanager: ready, single instance, routing to the alert receiver.
       const status = await fetchJson<{ cluster: { status: string }; config: { original: string } }>(

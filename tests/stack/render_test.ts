@@ -9,7 +9,7 @@ import {
   parseMount,
   startLayers,
 } from "../../scripts/stack/compose.ts";
-import { planStack, REPO_ROOT } from "../../scripts/stack/launcher.ts";
+import { planStack, prometheusPagePath, REPO_ROOT } from "../../scripts/stack/launcher.ts";
 import {
   DEFAULT_NATIVE_PORTS,
   NATIVE_SERVICES,
@@ -254,7 +254,7 @@ Deno.test("native links open in a browser: --web.external-url is each service's 
       `--web.external-url=http://127.0.0.1:${ports.alertmanager[9093]}`,
     ]);
     // Prometheus built from its module serves this page from its working directory for its UI.
-    const page = join(prometheus.cwd, "static/mantine-ui/index.html");
+    const page = prometheusPagePath(prometheus.cwd);
     assert.ok(prometheus.renderedFiles.includes(page));
     assert.match(await Deno.readTextFile(page), /built from its Go module[\s\S]*\/api\/v1\/query/);
   } finally {
