@@ -25,7 +25,7 @@ async function trackedFiles(): Promise<string[]> {
   return new TextDecoder().decode(output.stdout).split("\0").filter(Boolean);
 }
 
-/** Relative (`../shared/…`) and absolute (`<parent of the checkout>/shared/…`) references. */
+/** Relative (`..` and a slash before the folder) and absolute (the checkout's parent) references. */
 function outsideReference(text: string): string | undefined {
   const names = OUTSIDE_FOLDERS.map((name) => name.replaceAll(".", "\\.")).join("|");
   const parent = dirname(REPO_ROOT).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
