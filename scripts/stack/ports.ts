@@ -72,7 +72,7 @@ export function assertPortsFree(map: PortMap, services: readonly NativeService[]
         if (error instanceof Deno.errors.AddrInUse) {
           throw new Error(
             `port ${port} on 127.0.0.1 (${service}'s ${containerPort}) is already in use: ` +
-              `stop what holds it (a stack already running? deno task stack:down) or use --random-ports`,
+              `stop what holds it (a stack already running? ./scripts/deno task stack:down) or use --random-ports`,
           );
         }
         throw error;
