@@ -1,10 +1,9 @@
 /**
  * Where the spike finds the stack: a flag, else the environment (compose's spike service sets
  * it), else the native stack that `deno task stack` runs from this checkout (its URLs, random
- * ports included, are in .stack-data/stack.json while its launcher lives), else the default ports
- * on 127.0.0.1, which both `deno task stack` and `docker compose up` publish.
+ * ports included, are in .stack-data/stack.json; used while its Prometheus answers there), else the
+ * default ports on 127.0.0.1, which both `deno task stack` and `docker compose up` publish.
  */
-import { processMatches } from "../stack/processes.ts";
 
 /** The four URLs the spike talks to. */
 export interface StackTargets {
@@ -26,7 +25,6 @@ export const DEFAULT_TARGETS: StackTargets = {
 export const NATIVE_STATE_FILE = new URL("../../.stack-data/stack.json", import.meta.url);
 
 interface NativeState {
-  launcherPid: number;
   urls?: {
     app?: string;
     prometheus: string;
@@ -35,7 +33,10 @@ interface NativeState {
   };
 }
 
-/** The running native stack's URLs, or undefined when none runs (or it runs without the app). */
+/**
+ * The running native stack's URLs, or undefined when there is no state file or its Prometheus does
+ * not answer (a stack that was killed leaves its file behind). Without the app, the app's default.
+ */
 export async function nativeStackTargets(
   stateFile: URL | string = NATIVE_STATE_FILE,
 ): Promise<StackTargets | undefined> {
@@ -45,7 +46,16 @@ export async function nativeStackTargets(
   } catch {
     return undefined;
   }
-  if (!state.urls || !await processMatches(state.launcherPid, "stack.ts")) return undefined;
+  if (!state.urls) return undefined;
+  try {
+    const ready = await fetch(`${state.urls.prometheus}/-/ready`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    await ready.body?.cancel();
+    if (!ready.ok) return undefined;
+  } catch {
+    return undefined;
+  }
   return {
     app: state.urls.app ?? DEFAULT_TARGETS.app,
     prometheus: state.urls.prometheus,

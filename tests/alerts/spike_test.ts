@@ -273,37 +273,35 @@ Deno.test("the spike's targets: flags, then environment, then the running native
   assert.equal(given.source, "the flags and environment");
 });
 
-Deno.test("the native stack's URLs are read from its state file only while its launcher runs", async () => {
+Deno.test("the native stack's URLs are read from its state file only while its Prometheus answers", async () => {
   const dir = await Deno.makeTempDir({ prefix: "ict-spike-state-" });
-  // A process whose command line names stack.ts, as the launcher's does.
-  const launcher = new Deno.Command("bash", { args: ["-c", "sleep 60; true", "stack.ts"] })
-    .spawn();
+  const prometheus = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) =>
+      new URL(request.url).pathname === "/-/ready"
+        ? new Response("Prometheus Server is Ready.")
+        : new Response("not found", { status: 404 }),
+  );
   try {
     const urls = {
       app: "http://127.0.0.1:18000",
-      prometheus: "http://127.0.0.1:19090",
+      prometheus: `http://127.0.0.1:${prometheus.addr.port}`,
       alertmanager: "http://127.0.0.1:19093",
       alertReceiver: "http://127.0.0.1:19095",
     };
     const file = `${dir}/stack.json`;
-    await Deno.writeTextFile(file, JSON.stringify({ launcherPid: launcher.pid, urls }));
+    await Deno.writeTextFile(file, JSON.stringify({ launcherPid: 1, urls }));
     assert.deepEqual(await nativeStackTargets(file), {
       app: urls.app,
       prometheus: urls.prometheus,
       alertmanager: urls.alertmanager,
       receiver: urls.alertReceiver,
     });
-    launcher.kill("SIGKILL");
-    await launcher.status;
+    await prometheus.shutdown();
     assert.equal(await nativeStackTargets(file), undefined);
     assert.equal(await nativeStackTargets(`${dir}/missing.json`), undefined);
   } finally {
-    try {
-      launcher.kill("SIGKILL");
-    } catch {
-      // Already gone.
-    }
-    await launcher.status;
+    await prometheus.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
 });
