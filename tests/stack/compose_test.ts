@@ -114,8 +114,8 @@ Deno.test("the app image caches the entrypoints its services run, from the commi
     if (script) assert.ok(entrypoints.includes(script), `${name} runs ${script}, not cached`);
   }
   assert.match(dockerfile, /^COPY --chown=deno:deno \. \.$/m);
-  // Only what the entrypoints import: the test-only packages of deno.json stay out of the image.
-  assert.doesNotMatch(dockerfile, /^RUN deno install --frozen$/m);
+  // The lock file must match: the build fails instead of resolving other versions.
+  assert.match(dockerfile, /^RUN deno install --frozen --entrypoint /m);
 });
 
 Deno.test("the Deno pin in stack/versions.env is the one scripts/deno installs", async () => {
