@@ -91,7 +91,8 @@ Deno.test("the app image is built FROM the pinned Deno image and runs as a non-r
 
 const dockerfile = await readRepoFile("stack/app/Dockerfile");
 // Continuation lines joined, as the shell reads them.
-const entrypoints = /--entrypoint ([^\n]+)/.exec(dockerfile.replaceAll("\\\n", " "))?.[1].trim()
+const entrypoints = /^RUN deno install .*--entrypoint ([^\n]+)/m
+  .exec(dockerfile.replaceAll("\\\n", " "))?.[1].trim()
   .split(/\s+/) ?? [];
 for (const entrypoint of entrypoints) {
   Deno.test(
