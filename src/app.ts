@@ -7,8 +7,11 @@ import { Hono } from "hono";
 import type { Config } from "./config.ts";
 import { ApiError } from "./http/errors.ts";
 import { registerInferenceRoute } from "./routes/inference.ts";
-import { registerOpenAiRoutes } from "./routes/openai.ts";
-import { registerAnthropicRoutes } from "./routes/anthropic.ts";
+import { registerOpenAiRoutes } from "./gateway/openai/route.ts";
+import { registerResponsesRoutes } from "./gateway/openai/responses.ts";
+import { registerEmbeddingsRoute } from "./gateway/openai/embeddings.ts";
+import { registerAnthropicRoutes } from "./gateway/anthropic/route.ts";
+import { registerCountTokensRoute } from "./gateway/anthropic/count_tokens.ts";
 import { registerModelsRoutes } from "./routes/models.ts";
 import { type Readiness, registerOpsRoutes } from "./routes/ops.ts";
 import { createServices, type ServiceOverrides, type Services } from "./services.ts";
@@ -27,7 +30,10 @@ export function createApp(config: Config, overrides: ServiceOverrides = {}): Bui
   const app = new Hono();
   registerInferenceRoute(app, services);
   registerOpenAiRoutes(app, services);
+  registerResponsesRoutes(app, services);
+  registerEmbeddingsRoute(app, services);
   registerAnthropicRoutes(app, services);
+  registerCountTokensRoute(app, services);
   registerModelsRoutes(app, services);
   registerOpsRoutes(app, services, readiness);
 
@@ -50,6 +56,9 @@ const KNOWN_PATHS = new Set([
   "/v1/inference",
   "/v1/chat/completions",
   "/v1/messages",
+  "/v1/responses",
+  "/v1/embeddings",
+  "/v1/messages/count_tokens",
   "/v1/models",
   "/health",
   "/ready",

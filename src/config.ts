@@ -14,7 +14,7 @@ import {
   loadProviderDirectory,
   noProviders,
   type ProviderDirectory,
-} from "./backends/providers.ts";
+} from "./providers/providers.ts";
 
 /** The standard OTEL_TRACES_SAMPLER values. */
 export const TRACES_SAMPLERS = [
@@ -71,6 +71,7 @@ const envSchema = z.object({
   OTEL_BSP_MAX_QUEUE_SIZE: int(1, 1_000_000).default(2048),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+  JAEGER_UI_URL: z.string().url().regex(/^https?:\/\//, "must be an http(s) URL").optional(),
 }).superRefine((env, ctx) => {
   if (env.BUDGET_STORE === "redis" && !env.REDIS_URL) {
     ctx.addIssue({
@@ -87,7 +88,6 @@ export interface Config {
   readonly host: string;
   readonly prices: PriceTable;
   readonly tenants: TenantDirectory;
-  readonly providersFile?: string;
   /** Upstream providers and the models they serve; API keys resolved from the environment. */
   readonly providers: ProviderDirectory;
   readonly unpricedPolicy: "reject" | "allow";
@@ -131,6 +131,8 @@ export interface Config {
    * `traceparent` into every upstream call itself.
    */
   readonly denoFetchTracing: boolean;
+  /** JAEGER_UI_URL: the live page links trace ids to `<url>/trace/<id>`. */
+  readonly jaegerUiUrl?: string;
 }
 
 /** Builds the configuration from an environment map. Throws {@link ConfigError} naming the setting. */
@@ -151,7 +153,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       host: e.HOST,
       prices: e.PRICING_FILE ? loadPriceTable(e.PRICING_FILE) : embeddedPriceTable(),
       tenants: e.TENANTS_FILE ? loadTenantDirectory(e.TENANTS_FILE) : embeddedTenantDirectory(),
-      providersFile: e.PROVIDERS_FILE,
       providers: e.PROVIDERS_FILE ? loadProviderDirectory(e.PROVIDERS_FILE, env) : noProviders(),
       unpricedPolicy: e.UNPRICED_POLICY,
       maxBodyBytes: e.MAX_BODY_BYTES,
@@ -179,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined,
       denoTelemetry: e.OTEL_DENO,
       denoFetchTracing: e.OTEL_DENO && e.OTEL_DENO_TRACING !== false,
+      jaegerUiUrl: e.JAEGER_UI_URL,
     };
   } catch (error) {
     const kind = (error as Error).name;

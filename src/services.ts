@@ -13,12 +13,17 @@ import { createMetrics, type Metrics } from "./telemetry/metrics.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { counterFor } from "./usage/counting.ts";
 import type { CallServices } from "./usage/call.ts";
+import type { UsageSink } from "./usage/sinks/sink.ts";
+import { metricsSink } from "./usage/sinks/metrics.ts";
+import { spanSink } from "./usage/sinks/span.ts";
+import { logSink } from "./usage/sinks/log.ts";
+import { createLimits, type Limits } from "./limits.ts";
 
 /** Everything the routes use. */
 export interface Services extends CallServices {
   readonly config: Config;
   readonly backend: Backend;
-  readonly admission: Admission;
+  readonly limits: Limits;
 }
 
 /** Optional overrides for {@link createServices}. */
@@ -30,42 +35,8 @@ export interface ServiceOverrides {
   readonly now?: () => Date;
   readonly clockMs?: () => number;
   readonly metrics?: Metrics;
-}
-
-/** Concurrency and per-tenant rate limits, decided before any work is done. */
-export interface Admission {
-  /** Takes a slot; false when MAX_CONCURRENT_REQUESTS are already in flight. */
-  enter(): boolean;
-  leave(): void;
-  /** Counts a request against the tenant's per-minute limit; false when over it. */
-  allowRate(tenantId: string, perMinute: number | undefined, nowMs: number): boolean;
-}
-
-function createAdmission(maxConcurrent: number): Admission {
-  let inFlight = 0;
-  const windows = new Map<string, { minute: number; count: number }>();
-  return {
-    enter() {
-      if (inFlight >= maxConcurrent) return false;
-      inFlight++;
-      return true;
-    },
-    leave() {
-      inFlight--;
-    },
-    allowRate(tenantId, perMinute, nowMs) {
-      if (perMinute === undefined) return true;
-      const minute = Math.floor(nowMs / 60_000);
-      const w = windows.get(tenantId);
-      if (!w || w.minute !== minute) {
-        windows.set(tenantId, { minute, count: 1 });
-        return true;
-      }
-      if (w.count >= perMinute) return false;
-      w.count++;
-      return true;
-    },
-  };
+  /** Sinks added after the built-in ones (metrics, span, log). */
+  readonly sinks?: readonly UsageSink[];
 }
 
 /** Builds the services of one app from its configuration. */
@@ -81,6 +52,7 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     ...config.sim,
     countTokens: (model, text) => counterFor(config.prices.resolve(model)).count(text),
   });
+  const logger = overrides.logger ?? createLogger(config.logLevel);
   return {
     config,
     prices: config.prices,
@@ -88,9 +60,16 @@ export function createServices(config: Config, overrides: ServiceOverrides = {})
     metrics,
     backend,
     tracer: overrides.tracer ?? trace.getTracer(config.serviceName),
-    logger: overrides.logger ?? createLogger(config.logLevel),
+    logger,
+    sinks: [
+      metricsSink(metrics),
+      spanSink(config.prices.version),
+      logSink(logger),
+      ...overrides.sinks ?? [],
+    ],
+    traceContent: config.traceContent,
     now,
     clockMs: overrides.clockMs ?? (() => performance.now()),
-    admission: createAdmission(config.maxConcurrentRequests),
+    limits: createLimits(config.maxConcurrentRequests),
   };
 }

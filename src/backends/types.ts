@@ -1,17 +1,10 @@
 /**
- * The interface every model backend implements: the simulated model and the upstream providers.
- * Backends produce text and, when they know it, the provider's own usage; they never touch metrics
- * or prices: the route turns their result into one usage record.
+ * The interface of the embedded simulated model. It produces text; it never touches metrics or
+ * prices: the route turns its result into one usage record, counting tokens itself.
  */
+import type { ChatMessage } from "../tokens/count.ts";
 
-/** A chat message in the common form. */
-export interface ChatMessage {
-  readonly role: string;
-  readonly content: string;
-  readonly name?: string;
-}
-
-/** What a backend is asked to produce. */
+/** What the model is asked to produce. */
 export interface GenerationRequest {
   /** The model name as the client sent it (canonical id or alias). */
   readonly model: string;
@@ -20,34 +13,18 @@ export interface GenerationRequest {
   readonly signal: AbortSignal;
 }
 
-/** Usage as a provider reported it, normalized: cached and cache-write tokens are within input. */
-export interface ReportedUsage {
-  readonly inputTokens: number;
-  readonly cachedInputTokens: number;
-  readonly cacheWriteTokens: number;
-  readonly outputTokens: number;
-}
-
 /** A finished generation. */
 export interface Generation {
   readonly text: string;
   readonly finishReason: "stop" | "length";
-  /** The provider's usage, when it reported one; otherwise the route counts locally. */
-  readonly usage?: ReportedUsage;
-  /** The model the provider says answered, when it says. */
-  readonly responseModel?: string;
 }
 
 /** One streamed piece of a generation. */
 export type StreamEvent =
   | { readonly kind: "text"; readonly text: string }
-  | {
-    readonly kind: "done";
-    readonly finishReason: "stop" | "length";
-    readonly usage?: ReportedUsage;
-  };
+  | { readonly kind: "done"; readonly finishReason: "stop" | "length" };
 
-/** A model backend. */
+/** A model backend: the simulated model, or a test's replacement for it. */
 export interface Backend {
   /** `gen_ai.provider.name` of what this backend talks to. */
   readonly provider: string;

@@ -2,6 +2,7 @@
  * Errors as values at the HTTP boundary. Every error body is `{"error":{"type","message",...}}`
  * with a documented `type` (the README's error table); nothing becomes a 500 with a stack trace.
  */
+import type { z } from "zod";
 import type { RequestStatus } from "../telemetry/names.ts";
 
 /** Documented error types with their HTTP status and the request status they count as. */
@@ -52,4 +53,20 @@ export class ApiError extends Error {
   toBody(): { error: Record<string, unknown> } {
     return { error: { type: this.type, message: this.message, ...this.details } };
   }
+}
+
+/** Renders an error in a route's API shape (each protocol's SDK parses its own). */
+export type ErrorRenderer = (error: ApiError, requestId: string) => Response;
+
+/** This server's own error shape: `{"error":{"type","message",...}}`. */
+export const renderNativeError: ErrorRenderer = (error, requestId) =>
+  Response.json(error.toBody(), {
+    status: error.httpStatus,
+    headers: { ...error.headers, "x-request-id": requestId },
+  });
+
+/** Describes the first validation issue of a request body as `field: message`. */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return `${issue.path.join(".") || "body"}: ${issue.message}`;
 }

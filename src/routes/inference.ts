@@ -1,24 +1,22 @@
 /**
  * POST /v1/inference, the reference tutorial's API: `{prompt, model, tenant, max_tokens}` →
- * `{text, model, input_tokens, output_tokens, cost_usd}`, priced from local token counts.
+ * `{text, model, input_tokens, output_tokens, cost_usd}`, priced from local token counts and
+ * served by the simulated model. Admitted exactly as the chat gateway's routes are.
  */
 import type { Hono } from "hono";
 import { z } from "zod";
-import { ApiError } from "../http/errors.ts";
+import { ApiError, describeIssue, renderNativeError } from "../http/errors.ts";
 import { readJsonBody } from "../http/request.ts";
-import {
-  authenticate,
-  budgetHeaders,
-  checkRateLimit,
-  handleInference,
-  renderNativeError,
-} from "../http/handle.ts";
 import type { Services } from "../services.ts";
-import { counterFor } from "../usage/counting.ts";
-import { ATTR } from "../telemetry/names.ts";
-
-/** Largest max_tokens accepted before the model's own limit is checked. */
-const MAX_TOKENS_CEILING = 1_000_000;
+import { localUsage } from "../usage/record.ts";
+import { MAX_TOKENS_CEILING, SIMULATED_DEFAULT_MAX_TOKENS } from "../gateway/contract.ts";
+import {
+  admit,
+  authenticate,
+  billClientLeft,
+  budgetHeaders,
+  handleInference,
+} from "../gateway/admission.ts";
 
 function bodySchema(maxPromptChars: number) {
   return z.object({
@@ -28,14 +26,10 @@ function bodySchema(maxPromptChars: number) {
     ),
     model: z.string().min(1).max(256).default("gpt-4o-mini"),
     tenant: z.string().min(1).max(256).optional(),
-    max_tokens: z.number().int().min(1).max(MAX_TOKENS_CEILING).default(512),
+    max_tokens: z.number().int().min(1).max(MAX_TOKENS_CEILING).default(
+      SIMULATED_DEFAULT_MAX_TOKENS,
+    ),
   });
-}
-
-/** Describes the first validation issue as `field: message`. */
-export function describeIssue(error: z.ZodError): string {
-  const issue = error.issues[0];
-  return `${issue.path.join(".") || "body"}: ${issue.message}`;
 }
 
 /** Registers POST /v1/inference. */
@@ -64,32 +58,18 @@ export function registerInferenceRoute(app: Hono, services: Services): void {
           throw new ApiError("invalid_request", describeIssue(parsed.error));
         }
         const body = parsed.data;
-        call.tenant ??= services.config.tenants.byRequestedId(
+        const tenant = call.tenant ?? services.config.tenants.byRequestedId(
           body.tenant ?? headers.get("x-tenant-id") ?? undefined,
         );
-        call.requestModel = body.model;
-        call.maxTokens = body.max_tokens;
-        call.price = services.prices.resolve(body.model);
-        if (!call.price && services.config.unpricedPolicy === "reject") {
-          throw new ApiError(
-            "unknown_model",
-            `model "${
-              body.model.slice(0, 100)
-            }" has no price; add it to the price file (PRICING_FILE) or set UNPRICED_POLICY=allow`,
-            { models: [...services.prices.models.keys()] },
-          );
-        }
-        if (call.price && body.max_tokens > call.price.maxOutputTokens) {
-          throw new ApiError(
-            "invalid_request",
-            `max_tokens: must be at most ${call.price.maxOutputTokens} for ${call.price.id}`,
-          );
-        }
-        checkRateLimit(services, call.tenant);
-
-        const counter = counterFor(call.price);
-        const inputTokens = counter.count(body.prompt);
-        await call.reserve(inputTokens, body.max_tokens);
+        const admitted = await admit(services, call, {
+          tenant,
+          model: body.model,
+          maxTokens: body.max_tokens,
+          countInput: (counter) => counter.count(body.prompt),
+          reservedOutput: () => body.max_tokens,
+        });
+        const { counter, inputTokens } = admitted;
+        if (call.keepsContent) call.prompt = body.prompt;
         call.provider = services.backend.provider;
         const signal = c.req.raw.signal;
         let generation;
@@ -102,28 +82,15 @@ export function registerInferenceRoute(app: Hono, services: Services): void {
           });
         } catch (error) {
           if (!signal.aborted) throw error;
-          // The client went away mid-generation: the prompt was processed, so it is billed.
-          await call.finish({
-            usage: { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0 },
-            usageSource: "estimated",
-            tokenCountMethod: counter.method,
-            status: "client_closed",
-            errorType: "client_closed",
-          });
-          return new Response(null, { status: 499 });
+          return await billClientLeft(call, admitted);
         }
         const outputTokens = counter.count(generation.text);
-        if (services.config.traceContent) {
-          call.span.setAttributes({
-            [ATTR.prompt]: body.prompt,
-            [ATTR.completion]: generation.text,
-          });
-        }
         const record = await call.finish({
-          usage: { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens },
+          usage: localUsage(inputTokens, outputTokens),
           usageSource: "estimated",
           tokenCountMethod: counter.method,
           responseModel: call.price?.id ?? body.model,
+          completion: generation.text,
         });
         return c.json(
           {

@@ -7,11 +7,11 @@
  */
 import type { Context, Hono } from "hono";
 import { ApiError } from "../http/errors.ts";
-import { authenticate } from "../http/handle.ts";
 import { requestIdOf } from "../http/request.ts";
 import type { Services } from "../services.ts";
-import { renderOpenAiError } from "./openai.ts";
-import { renderAnthropicError } from "./anthropic.ts";
+import { authenticate } from "../gateway/admission.ts";
+import { renderOpenAiError } from "../gateway/openai/route.ts";
+import { renderAnthropicError } from "../gateway/anthropic/route.ts";
 
 /** One servable model. */
 export interface ListedModel {

@@ -138,6 +138,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     labelNames: ["version"] as const,
     registers,
   }).set({ version: deps.prices.version }, 1);
+  // The table's age is time() minus this; InferencePricingStale warns when prices may be outdated.
+  new client.Gauge({
+    name: METRIC.pricingEffectiveTimestampSeconds,
+    help: "Effective date (00:00 UTC) of the price table in use, in Unix seconds",
+    registers,
+  }).set(deps.prices.effectiveTimestampSeconds);
 
   const budgetLimit = new client.Gauge({
     name: METRIC.budgetLimitUsd,

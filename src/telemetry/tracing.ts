@@ -1,6 +1,6 @@
 /**
- * Span helpers: one `inference_request` span per request, carrying GenAI semantic-convention
- * attributes and the cost. The tracer is passed in (Deno's built-in OpenTelemetry in production,
+ * Span helpers: one `inference_request` span per request (the usage sinks write its GenAI
+ * semantic-convention attributes and the cost). The tracer is passed in (Deno's built-in OpenTelemetry in production,
  * an SDK with an in-memory exporter in tests), never a global the code reaches for.
  */
 import {
@@ -9,12 +9,10 @@ import {
   ROOT_CONTEXT,
   type Span,
   SpanKind,
-  SpanStatusCode,
   trace,
   type Tracer,
 } from "@opentelemetry/api";
-import { ATTR, SPAN_NAME } from "./names.ts";
-import type { UsageRecord } from "../usage/record.ts";
+import { SPAN_NAME } from "./names.ts";
 
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -44,37 +42,4 @@ export function startRequestSpan(tracer: Tracer, parent: Context): Span {
 export function exemplarTraceId(span: Span): string | undefined {
   const ctx = span.spanContext();
   return ctx.traceFlags & 1 ? ctx.traceId : undefined;
-}
-
-/** Writes the record onto the span and sets its status. Prompt text is never added here. */
-export function recordToSpan(span: Span, record: UsageRecord, pricingVersion: string): void {
-  // An unsampled span records nothing: skip building its attributes (hot path when sampling).
-  if (!span.isRecording()) return;
-  span.setAttributes({
-    [ATTR.operationName]: record.operation,
-    [ATTR.providerName]: record.provider,
-    [ATTR.requestModel]: record.requestModel,
-    [ATTR.tenant]: record.tenant.id,
-    [ATTR.pricingVersion]: pricingVersion,
-    [ATTR.status]: record.status,
-    [ATTR.usageSource]: record.usageSource,
-    [ATTR.tokenCountMethod]: record.tokenCountMethod,
-    [ATTR.usageInputTokens]: record.usage.inputTokens,
-    [ATTR.usageOutputTokens]: record.usage.outputTokens,
-  });
-  if (record.responseModel) span.setAttribute(ATTR.responseModel, record.responseModel);
-  if (record.maxTokens !== undefined) span.setAttribute(ATTR.requestMaxTokens, record.maxTokens);
-  if (record.usage.cachedInputTokens > 0) {
-    span.setAttribute(ATTR.usageCachedInputTokens, record.usage.cachedInputTokens);
-  }
-  if (record.usage.cacheWriteTokens > 0) {
-    span.setAttribute(ATTR.usageCacheWriteTokens, record.usage.cacheWriteTokens);
-  }
-  if (record.costUsd !== null) span.setAttribute(ATTR.costUsd, record.costUsd);
-  if (record.status === "ok") {
-    span.setStatus({ code: SpanStatusCode.OK });
-  } else {
-    if (record.errorType) span.setAttribute(ATTR.errorType, record.errorType);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: record.errorType ?? record.status });
-  }
 }

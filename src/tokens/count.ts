@@ -17,24 +17,22 @@
 
 import type { BytePairEncoder } from "./bpe.ts";
 import { encoderFor } from "./encodings.ts";
-
-/** Tokenizers the server can count with. */
-export type TokenizerName = "o200k_base" | "cl100k_base" | "llama3";
+import type { Tokenizer } from "./tokenizers.ts";
 
 /** A token counter bound to one tokenizer. */
 export interface TokenCounter {
-  readonly tokenizer: TokenizerName;
+  readonly tokenizer: Tokenizer;
   /** "exact" when the tokenizer is the model's own, "estimated" when it stands in for it. */
   readonly method: "exact" | "estimated";
   /** Number of tokens in `text`. */
   count(text: string): number;
 }
 
-/** A chat message as the OpenAI chat format counts it. */
+/** A chat message in the common form: its text, as the OpenAI chat format counts it. */
 export interface ChatMessage {
-  role: string;
-  content: string;
-  name?: string;
+  readonly role: string;
+  readonly content: string;
+  readonly name?: string;
 }
 
 const counters = new Map<string, TokenCounter>();
@@ -44,7 +42,7 @@ const counters = new Map<string, TokenCounter>();
  * really uses this tokenizer; pass false when it approximates another model's.
  * @example tokenCounter("o200k_base").count("Explain transformers in 3 sentences") // 6
  */
-export function tokenCounter(name: TokenizerName, opts: { exact?: boolean } = {}): TokenCounter {
+export function tokenCounter(name: Tokenizer, opts: { exact?: boolean } = {}): TokenCounter {
   const method = opts.exact === false ? "estimated" : "exact";
   const key = `${name}/${method}`;
   let counter = counters.get(key);

@@ -18,9 +18,7 @@ import type cl100kRanks from "js-tiktoken/ranks/cl100k_base";
 import { BytePairEncoder } from "./bpe.ts";
 import { compilePretokenizer } from "./pretokenizer.ts";
 import { Vocabulary } from "./vocabulary.ts";
-
-/** Encodings this module can build. */
-export type EncodingName = "o200k_base" | "cl100k_base" | "llama3";
+import type { Tokenizer } from "./tokenizers.ts";
 
 type TiktokenRanks = typeof o200kRanks | typeof cl100kRanks;
 
@@ -31,10 +29,10 @@ type TiktokenRanks = typeof o200kRanks | typeof cl100kRanks;
 const LLAMA3_ORDINARY_TOKENS = 128_000;
 
 const require = createRequire(import.meta.url);
-const built = new Map<EncodingName, BytePairEncoder>();
+const built = new Map<Tokenizer, BytePairEncoder>();
 
 /** The shared encoder for `name`, built on first call and reused for the process lifetime. */
-export function encoderFor(name: EncodingName): BytePairEncoder {
+export function encoderFor(name: Tokenizer): BytePairEncoder {
   let encoder = built.get(name);
   if (encoder === undefined) {
     encoder = build(name);
@@ -43,7 +41,7 @@ export function encoderFor(name: EncodingName): BytePairEncoder {
   return encoder;
 }
 
-function build(name: EncodingName): BytePairEncoder {
+function build(name: Tokenizer): BytePairEncoder {
   switch (name) {
     case "o200k_base":
     case "cl100k_base": {

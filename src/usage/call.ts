@@ -1,36 +1,31 @@
 /**
- * One request's life as the cost path sees it: open the span, admit (price known, budget
- * reserved), then finish with the usage or fail with an error. Finishing builds the single usage
- * record and hands it to every sink, settles the budget and ends the span, exactly once.
+ * One request's life as the cost path sees it: open the span, hold the budget reservation that
+ * admission made, then finish with the usage or fail with a status. Finishing builds the single
+ * usage record, settles the budget and hands the record to every sink, exactly once. Nothing here
+ * knows about HTTP: admission (src/gateway/admission.ts) turns refusals into HTTP errors.
  */
-import { isSpanContextValid, type Span, type Tracer } from "@opentelemetry/api";
-import {
-  costOf,
-  type ModelPrice,
-  type PriceTable,
-  type TokenUsage,
-  worstCaseCostPico,
-} from "../pricing/pricing.ts";
-import { formatUsd, picoToUsd } from "../pricing/money.ts";
+import type { Span, Tracer } from "@opentelemetry/api";
+import { costOf, type ModelPrice, type PriceTable, type TokenUsage } from "../pricing/pricing.ts";
+import { picoToUsd } from "../pricing/money.ts";
 import type { Tenant } from "../tenants/tenants.ts";
 import { OTHER_TENANT } from "../tenants/tenants.ts";
 import type { BudgetStore, Remaining, Reservation } from "../budgets/store.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
-import { recordToMetrics } from "../telemetry/metrics_sink.ts";
-import {
-  exemplarTraceId,
-  parentContext,
-  recordToSpan,
-  startRequestSpan,
-} from "../telemetry/tracing.ts";
+import { parentContext, startRequestSpan } from "../telemetry/tracing.ts";
 import {
   type RequestStatus,
   UNKNOWN_MODEL_LABEL,
   type UpstreamErrorKind,
 } from "../telemetry/names.ts";
-import { ApiError } from "../http/errors.ts";
 import type { Logger } from "../log.ts";
-import { NO_USAGE, type UsageRecord, type UsageSource } from "./record.ts";
+import {
+  NO_USAGE,
+  type Operation,
+  type UsageContent,
+  type UsageRecord,
+  type UsageSource,
+} from "./record.ts";
+import type { UsageSink } from "./sinks/sink.ts";
 
 /** What a call needs from the app. */
 export interface CallServices {
@@ -39,6 +34,10 @@ export interface CallServices {
   readonly metrics: Metrics;
   readonly tracer: Tracer;
   readonly logger: Logger;
+  /** Every consumer of the finished call's usage record, in order (see sinks/sink.ts). */
+  readonly sinks: readonly UsageSink[];
+  /** TRACE_CONTENT: whether prompt and reply text go into the record (and so the span). */
+  readonly traceContent: boolean;
   readonly now: () => Date;
   /** Monotonic milliseconds. */
   readonly clockMs: () => number;
@@ -53,6 +52,15 @@ export interface Outcome {
   readonly errorType?: string;
   readonly responseModel?: string;
   readonly timeToFirstTokenSeconds?: number;
+  /** The text generated, as far as it got; kept in the record only when TRACE_CONTENT=true. */
+  readonly completion?: string;
+}
+
+/** How a call ends refused or failed before any token was consumed. */
+export interface Failure {
+  readonly status: RequestStatus;
+  /** The documented error type. */
+  readonly errorType: string;
 }
 
 /** One request in flight. */
@@ -66,10 +74,12 @@ export class InferenceCall {
   provider = "simulated";
   /** How the upstream call failed, when it did; counted in `inference_upstream_errors_total`. */
   upstreamErrorKind?: UpstreamErrorKind;
-  private reservation?: Reservation;
+  /** The prompt text, set only when {@link keepsContent}; it reaches the span through the record. */
+  prompt?: string;
+  #reservation?: Reservation;
   /** Remaining budget per limited window after this call's reservation. */
-  remaining: Remaining[] = [];
-  private done = false;
+  remaining: readonly Remaining[] = [];
+  #done = false;
   #markClosed!: () => void;
   /** Resolves once the call is finished or failed (a stream may end after its handler returned). */
   readonly closed: Promise<void> = new Promise((resolve) => this.#markClosed = resolve);
@@ -77,7 +87,7 @@ export class InferenceCall {
   constructor(
     private readonly services: CallServices,
     readonly requestId: string,
-    readonly operation: "text_completion" | "chat",
+    readonly operation: Operation,
     traceparent: string | null | undefined,
   ) {
     this.startedMs = services.clockMs();
@@ -87,7 +97,12 @@ export class InferenceCall {
 
   /** True once the call has been finished or failed. */
   get isClosed(): boolean {
-    return this.done;
+    return this.#done;
+  }
+
+  /** True when prompt and reply text are recorded (TRACE_CONTENT=true). */
+  get keepsContent(): boolean {
+    return this.services.traceContent;
   }
 
   /** Seconds since the call started. */
@@ -95,85 +110,43 @@ export class InferenceCall {
     return (this.services.clockMs() - this.startedMs) / 1000;
   }
 
-  /**
-   * Reserves the worst-case cost in the tenant's budgets. Throws `budget_exceeded` (429) with the
-   * window, limit, spend and reset time when any window would be crossed.
-   */
-  async reserve(inputTokens: number, maxOutputTokens: number): Promise<void> {
-    if (!this.price || !this.tenant) return;
-    const amount = worstCaseCostPico(this.price, inputTokens, maxOutputTokens);
-    let result;
-    try {
-      result = await this.services.budgets.reserve(this.tenant, amount, this.services.now());
-    } catch (error) {
-      // A store that cannot be reached (Redis down) fails closed: nothing runs unbudgeted, and
-      // the client is told to retry rather than shown an internal error.
-      this.services.logger.warn("budget store unavailable", {
-        request_id: this.requestId,
-        error: error instanceof Error ? error.message : String(error),
-      });
-      throw new ApiError(
-        "budget_unavailable",
-        "budgets cannot be checked right now; retry shortly",
-        {},
-        { "Retry-After": "1" },
-      );
-    }
-    if (!result.ok) {
-      const { exceeded } = result;
-      const retryAfter = Math.max(
-        1,
-        Math.ceil((exceeded.resetsAt.getTime() - this.services.now().getTime()) / 1000),
-      );
-      throw new ApiError(
-        "budget_exceeded",
-        `tenant "${this.tenant.id}" would exceed its ${exceeded.window}ly budget of $${
-          formatUsd(exceeded.limitPico)
-        } (spent or reserved: $${formatUsd(exceeded.spentPico)}; this request may cost up to $${
-          formatUsd(amount)
-        })`,
-        {
-          scope: this.tenant.id === OTHER_TENANT ? "tenant:other" : `tenant:${this.tenant.id}`,
-          window: exceeded.window,
-          limit_usd: picoToUsd(exceeded.limitPico),
-          spent_usd: picoToUsd(exceeded.spentPico),
-          resets_at: exceeded.resetsAt.toISOString(),
-        },
-        { "Retry-After": String(retryAfter) },
-      );
-    }
-    this.reservation = result.reservation;
-    this.remaining = result.remaining;
+  /** Holds the budget reservation admission made; it is settled to the actual cost at the end. */
+  hold(reservation: Reservation, remaining: readonly Remaining[]): void {
+    this.#reservation = reservation;
+    this.remaining = remaining;
   }
 
   /** Ends the call with the tokens it consumed; returns the one usage record. */
   async finish(outcome: Outcome): Promise<UsageRecord> {
-    const costPico = this.price ? costOf(this.price, outcome.usage).totalPico : null;
+    const cost = this.price ? costOf(this.price, outcome.usage) : undefined;
+    const costPico = cost?.totalPico ?? null;
     const record = this.record({
       usage: outcome.usage,
       usageSource: outcome.usageSource,
       tokenCountMethod: outcome.tokenCountMethod,
       costPico,
       costUsd: costPico === null ? null : picoToUsd(costPico),
+      priceTier: cost?.priceTier ?? null,
       status: outcome.status ?? "ok",
       errorType: outcome.errorType,
       responseModel: outcome.responseModel,
       timeToFirstTokenSeconds: outcome.timeToFirstTokenSeconds,
-    });
+    }, outcome.completion);
     await this.close(record, costPico ?? 0n);
     return record;
   }
 
   /** Ends the call refused or failed before any token was consumed. */
-  async fail(error: ApiError): Promise<UsageRecord> {
+  async fail(failure: Failure): Promise<UsageRecord> {
     const record = this.record({
       usage: NO_USAGE,
       usageSource: "estimated",
       tokenCountMethod: "estimated",
       costPico: null,
       costUsd: null,
-      status: error.requestStatus,
-      errorType: error.type,
+      priceTier: null,
+      status: failure.status,
+      errorType: failure.errorType,
     });
     await this.close(record, 0n);
     return record;
@@ -192,7 +165,10 @@ export class InferenceCall {
       | "maxTokens"
       | "durationSeconds"
       | "upstreamErrorKind"
+      | "span"
+      | "content"
     >,
+    completion?: string,
   ): UsageRecord {
     return {
       requestId: this.requestId,
@@ -205,44 +181,51 @@ export class InferenceCall {
       maxTokens: this.maxTokens,
       durationSeconds: this.elapsedSeconds(),
       upstreamErrorKind: this.upstreamErrorKind,
+      span: this.span,
+      content: this.content(completion),
       ...part,
     };
   }
 
+  private content(completion: string | undefined): UsageContent | undefined {
+    if (!this.services.traceContent) return undefined;
+    if (this.prompt === undefined && completion === undefined) return undefined;
+    return { prompt: this.prompt, completion };
+  }
+
   private async close(record: UsageRecord, actualPico: bigint): Promise<void> {
-    if (this.done) return;
-    this.done = true;
+    if (this.#done) return;
+    this.#done = true;
     const { metrics, logger } = this.services;
     metrics.inFlight.dec();
     try {
-      if (this.reservation) await this.services.budgets.settle(this.reservation, actualPico);
+      if (this.#reservation) await this.services.budgets.settle(this.#reservation, actualPico);
     } catch (error) {
       logger.error("budget settle failed", {
         request_id: this.requestId,
         error: (error as Error).message,
       });
     }
-    recordToMetrics(metrics, record, exemplarTraceId(this.span));
-    recordToSpan(this.span, record, this.services.prices.version);
-    this.span.end();
-    logger.info("request", {
-      request_id: record.requestId,
-      tenant: record.tenant.id,
-      model: record.modelLabel,
-      status: record.status,
-      input_tokens: record.usage.inputTokens,
-      output_tokens: record.usage.outputTokens,
-      cost_usd: record.costUsd,
-      duration_ms: Math.round(record.durationSeconds * 1000),
-      // A no-op span (tracing off) has the all-zero id, which would only mislead a reader.
-      trace_id: isSpanContextValid(this.span.spanContext())
-        ? this.span.spanContext().traceId
-        : undefined,
-      provider: record.provider,
-      usage_source: record.usageSource,
-      ...(record.upstreamErrorKind ? { upstream_error_kind: record.upstreamErrorKind } : {}),
-    });
+    // Sinks that return nothing cost no await; durable ones are awaited together.
+    let pending: Promise<void>[] | undefined;
+    for (const sink of this.services.sinks) {
+      try {
+        const written = sink.record(record);
+        if (written) (pending ??= []).push(written.catch((e) => this.sinkFailed(sink.name, e)));
+      } catch (error) {
+        this.sinkFailed(sink.name, error);
+      }
+    }
+    if (pending) await Promise.all(pending);
     this.#markClosed();
+  }
+
+  private sinkFailed(sink: string, error: unknown): void {
+    this.services.logger.error("usage sink failed", {
+      request_id: this.requestId,
+      sink,
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 }
 

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { stackBinaries } from "../../scripts/stack/binaries.ts";
+import { eventually, within } from "../helpers/poll.ts";
 import { alertsOf, loadRuleFiles, loadTestFiles, REPO_ROOT, runTool } from "./rule_files.ts";
 
 const { amtool, alertmanager } = await stackBinaries(REPO_ROOT);
@@ -200,20 +201,12 @@ Deno.test("a tenant's critical alert mutes that tenant's warnings only; an alert
   }).spawn();
   const stderr = new Response(process.stderr).text();
   try {
-    const deadline = Date.now() + 20_000;
-    let lastError = "";
-    while (true) {
-      try {
-        const response = await fetch(`${url}/-/ready`);
-        await response.body?.cancel();
-        if (response.ok) break;
-        lastError = `status ${response.status}`;
-      } catch (error) {
-        lastError = String(error);
-      }
-      if (Date.now() > deadline) throw new Error(`alertmanager not ready in 20 s: ${lastError}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await eventually("alertmanager ready", within(20_000), async () => {
+      const response = await fetch(`${url}/-/ready`);
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`status ${response.status}`);
+      return true;
+    });
 
     const startsAt = new Date().toISOString();
     const endsAt = new Date(Date.now() + 3_600_000).toISOString();
@@ -234,13 +227,16 @@ Deno.test("a tenant's critical alert mutes that tenant's warnings only; an alert
 
     const key = (labels: Record<string, string>) =>
       `${labels.alertname}/${labels.tenant ?? labels.instance ?? labels.model}`;
-    let inhibited: string[] = [];
-    while (Date.now() < deadline + 20_000) {
-      const alerts = await (await fetch(`${url}/api/v2/alerts`)).json() as ApiAlert[];
-      inhibited = alerts.filter((a) => a.status.inhibitedBy.length > 0).map((a) => key(a.labels));
-      if (alerts.length === sent.length && inhibited.length > 0) break;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const inhibited = await eventually(
+      "every alert in and one inhibited",
+      within(20_000),
+      async () => {
+        const alerts = await (await fetch(`${url}/api/v2/alerts`)).json() as ApiAlert[];
+        const now = alerts.filter((a) => a.status.inhibitedBy.length > 0).map((a) => key(a.labels));
+        if (alerts.length === sent.length && now.length > 0) return now;
+        throw new Error(`${alerts.length} alerts, inhibited: ${JSON.stringify(now)}`);
+      },
+    );
     assert.deepEqual(inhibited, ["InferenceCostHigh/team-internal"]);
   } finally {
     process.kill("SIGTERM");

@@ -178,6 +178,7 @@ const NOT_APPLICABLE: Record<string, Partial<Record<string, string>>> = {
     InferenceCollectorDown: "reads up, a gauge",
     InferenceCollectorAbsent: "reads up, a gauge",
     InferenceCostMetricsMissing: "reads up and inference_pricing_info, gauges",
+    InferencePricingStale: "reads the price table's effective date, a gauge",
   },
   twoReplicas: {
     InferenceAppAbsent: "fires when there is no replica at all",

@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT, startStack } from "../../scripts/stack.ts";
 import type { SpikeReport } from "../../scripts/spike/report.ts";
+import { eventually, within } from "../helpers/poll.ts";
+import { todaysPriceFile } from "../helpers/prices.ts";
 
 const TEST_BOUND_MS = 16 * 60_000;
 
@@ -45,22 +47,6 @@ async function spike(args: string[], timeoutMs: number): Promise<SpikeRun> {
   };
 }
 
-/** Polls `check` until it returns a value or the deadline, then fails with its last error. */
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>) {
-  const deadline = Date.now() + timeoutMs;
-  let lastError = "no answer yet";
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = String(error);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s (${lastError})`);
-}
-
 Deno.test({
   name:
     "calm leaves every alert quiet for 3 minutes; runaway-tenant fires InferenceCostHigh through Alertmanager to the webhook",
@@ -69,10 +55,12 @@ Deno.test({
   sanitizeOps: false,
 }, async () => {
   const testDeadline = Date.now() + TEST_BOUND_MS;
+  // Dated today, so the price table's age alert stays quiet in the calm scenario.
+  await using prices = await todaysPriceFile();
   const stack = await startStack({
     ports: "random",
     withApp: true,
-    appEnv: { LOG_LEVEL: "warn" },
+    appEnv: { LOG_LEVEL: "warn", PRICING_FILE: prices.path },
     readyTimeoutMs: 120_000,
   });
   try {
@@ -89,16 +77,19 @@ Deno.test({
     // absent() rules are pending for those seconds. The calm check starts once the app and the
     // collector are both scraped and all is quiet.
     const watched = ["inference-cost-tracker", "otel-collector"];
-    await until("the app and collector scraped and no alert active", 120_000, async () => {
-      const up = await (await fetch(
-        `${prometheus}/api/v1/query?query=${encodeURIComponent("up")}`,
-      )).json() as { data: { result: { metric: { job: string }; value: [number, string] }[] } };
-      const upJobs = up.data.result.filter((r) => r.value[1] === "1").map((r) => r.metric.job);
-      const alerts = await (await fetch(`${prometheus}/api/v1/alerts`)).json();
-      return watched.every((job) => upJobs.includes(job)) && alerts.data.alerts.length === 0
-        ? true
-        : undefined;
-    });
+    await eventually(
+      "the app and collector scraped and no alert active",
+      within(120_000),
+      async () => {
+        const up = await (await fetch(
+          `${prometheus}/api/v1/query?query=${encodeURIComponent("up")}`,
+        )).json() as { data: { result: { metric: { job: string }; value: [number, string] }[] } };
+        const upJobs = up.data.result.filter((r) => r.value[1] === "1").map((r) => r.metric.job);
+        const alerts = await (await fetch(`${prometheus}/api/v1/alerts`)).json();
+        return watched.every((job) => upJobs.includes(job)) && alerts.data.alerts.length === 0;
+      },
+      1_000,
+    );
 
     const calm = await spike(["calm", "--duration=180", "--verify", ...urls], 300_000);
     assert.equal(calm.code, 0, calm.log);

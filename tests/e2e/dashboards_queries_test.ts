@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { eventually, fetchJson } from "../helpers/poll.ts";
+import { todaysPriceFile } from "../helpers/prices.ts";
 import { startStack } from "../../scripts/stack.ts";
 import { buildDashboards } from "../../dashboards/src/index.ts";
 import {
@@ -105,10 +106,11 @@ Deno.test({
     const started = Date.now();
     // Stack start (≤ 90 s), two waves a scrape apart, then every rule group once more (≤ 60 s).
     const deadline = started + 300_000;
+    await using prices = await todaysPriceFile();
     const stack = await startStack({
       ports: "random",
       withApp: true,
-      appEnv: { TENANTS_FILE, UNPRICED_POLICY: "allow" },
+      appEnv: { TENANTS_FILE, UNPRICED_POLICY: "allow", PRICING_FILE: prices.path },
     });
     try {
       const { prometheus, alertmanager, jaeger, app } = stack.urls;

@@ -11,7 +11,8 @@
  * same noise; the figures before the outage are reported beside it.
  */
 import assert from "node:assert/strict";
-import { type RunningServer, startOtlpReceiver, startServer, waitFor } from "../helpers/server.ts";
+import { type RunningServer, startOtlpReceiver, startServer } from "../helpers/server.ts";
+import { eventually, within } from "../helpers/poll.ts";
 import { parseExposition, total } from "../helpers/prom.ts";
 import { type LinkMode, openCollectorLink } from "./faults_collector_link.ts";
 
@@ -132,10 +133,10 @@ async function outageUnderLoad(outage: Exclude<LinkMode, "up">): Promise<void> {
     const resumeSeconds: Record<string, string> = {};
     await Promise.all(faulted.map(async (t) => {
       const prefix = PHASE_DIGIT.after + PIPELINE_DIGIT[t.pipeline];
-      await waitFor(
+      await eventually(
         `a ${t.pipeline} span of a request sent after the collector returned`,
-        () => receiver.spans.some((s) => s.traceId.startsWith(prefix)) ? true : undefined,
-        RECOVERY_DEADLINE_MS,
+        within(RECOVERY_DEADLINE_MS),
+        () => receiver.spans.some((s) => s.traceId.startsWith(prefix)),
       );
       resumeSeconds[t.pipeline] = ((performance.now() - returnedAt) / 1000).toFixed(1);
     }));

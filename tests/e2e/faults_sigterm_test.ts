@@ -5,7 +5,8 @@
  * handler before: denoland/deno#31242).
  */
 import assert from "node:assert/strict";
-import { startOtlpReceiver, startServer, waitFor } from "../helpers/server.ts";
+import { startOtlpReceiver, startServer } from "../helpers/server.ts";
+import { eventually, within } from "../helpers/poll.ts";
 import { openCollectorLink } from "./faults_collector_link.ts";
 import { parseExposition, total } from "../helpers/prom.ts";
 
@@ -78,15 +79,16 @@ async function sigtermUnderLoad(pipeline: keyof typeof PIPELINES): Promise<void>
       while (running && performance.now() < signalledAtMs + 5000) await send();
     });
     // Signal once a full wave is in flight on the server.
-    await waitFor(`${CLIENTS} requests in flight`, async () => {
+    await eventually(`${CLIENTS} requests in flight`, within(15_000), async () => {
       const m = parseExposition(await (await fetch(`${server.url}/metrics`)).text());
-      return total(m, "inference_in_flight_requests") >= CLIENTS ? true : undefined;
+      return total(m, "inference_in_flight_requests") >= CLIENTS;
     });
     signalledAtMs = performance.now();
     server.process.kill("SIGTERM");
-    await waitFor(
+    await eventually(
       "the shutting-down log line",
-      () => server.logs.some((l) => l.includes('"shutting down"')) ? true : undefined,
+      within(15_000),
+      () => server.logs.some((l) => l.includes('"shutting down"')),
     );
     const afterSignal = await Promise.allSettled(
       Array.from({ length: 5 }, () => fetch(`${server.url}/health`)),

@@ -11,18 +11,21 @@ import { type Exposition, parseExposition, total } from "../helpers/prom.ts";
 import { countChatTokens, tokenCounter } from "../../src/tokens/count.ts";
 import { freePort } from "../reliability/redis_server.ts";
 import {
-  FLAKY_ANTHROPIC_INPUT,
-  FLAKY_OPENAI_USAGE,
-  FLAKY_TEXT,
-  startFlakyUpstream,
-} from "./faults_flaky_upstream.ts";
+  ANTHROPIC_USAGE,
+  OPENAI_USAGE,
+  startFakeUpstream,
+  TEXT_CHUNKS,
+} from "../helpers/fake_upstream.ts";
 
 const UPSTREAM_TIMEOUT_MS = 1500;
 const FLAKY_KEY = "sk-flaky-provider-key-0f3e5d7c9b1a";
 const MESSAGES = [{ role: "user", content: "Explain transformers in 3 sentences" }];
 // USD per 1M tokens (src/pricing/prices.json).
-const MINI = { input: 0.15, output: 0.6 };
-const HAIKU = { input: 0.8, output: 4.0 };
+const MINI = { input: 0.15, cachedInput: 0.075, cacheWrite: 0.15, output: 0.6 };
+const HAIKU = { input: 0.8, cachedInput: 0.08, cacheWrite: 1.0, output: 4.0 };
+/** The input Anthropic's message_start reports, cache reads and writes included. */
+const ANTHROPIC_INPUT = ANTHROPIC_USAGE.input_tokens + ANTHROPIC_USAGE.cache_read_input_tokens +
+  ANTHROPIC_USAGE.cache_creation_input_tokens;
 
 interface Answer {
   status: number;
@@ -90,8 +93,16 @@ function delta(before: Exposition, after: Exposition, model: string) {
   };
 }
 
-function assertCost(actual: number, inputTokens: number, outputTokens: number, price: typeof MINI) {
-  const expected = (inputTokens * price.input + outputTokens * price.output) / 1e6;
+/** Asserts a cost: uncached input, cache reads, cache writes and output each at their rate. */
+function assertCost(
+  actual: number,
+  input: { uncached: number; cached?: number; written?: number },
+  outputTokens: number,
+  price: typeof MINI,
+) {
+  const inputTokens = input.uncached + (input.cached ?? 0) + (input.written ?? 0);
+  const expected = (input.uncached * price.input + (input.cached ?? 0) * price.cachedInput +
+    (input.written ?? 0) * price.cacheWrite + outputTokens * price.output) / 1e6;
   assert.ok(
     Math.abs(actual - expected) <= 1e-9 * expected,
     `billed ${actual}, expected ${expected} for ${inputTokens} in + ${outputTokens} out`,
@@ -99,7 +110,7 @@ function assertCost(actual: number, inputTokens: number, outputTokens: number, p
 }
 
 Deno.test("upstream faults through the gateway get their documented errors, counters and billing", async (t) => {
-  const flaky = startFlakyUpstream();
+  const fake = startFakeUpstream();
   const dir = await Deno.makeTempDir();
   let server: RunningServer | undefined;
   try {
@@ -112,14 +123,14 @@ Deno.test("upstream faults through the gateway get their documented errors, coun
           {
             name: "flaky",
             protocol: "openai",
-            base_url: `${flaky.url}/v1`,
+            base_url: fake.openAiBaseUrl,
             api_key_env: "FLAKY_KEY",
             models: ["gpt-4o-mini"],
           },
           {
             name: "flaky-anthropic",
             protocol: "anthropic",
-            base_url: flaky.url,
+            base_url: fake.anthropicBaseUrl,
             api_key_env: "FLAKY_KEY",
             models: ["claude-3.5-haiku"],
           },
@@ -161,43 +172,52 @@ Deno.test("upstream faults through the gateway get their documented errors, coun
     await t.step(
       "a stream reset midway → error frame after the text, kind mid_stream, prompt and streamed text billed",
       async () => {
-        flaky.mode = { kind: "reset", chunks: 3 };
+        fake.behaviour = { mode: "reset", chunks: 3 };
         const before = await scrape(s);
         const a = await call(s, "openai", "gpt-4o-mini", true);
         assert.equal(a.status, 200);
-        assert.equal(a.text, FLAKY_TEXT.slice(0, 3).join(""));
+        assert.equal(a.text, TEXT_CHUNKS.slice(0, 3).join(""));
         assert.equal(a.error?.error?.type, "upstream_error");
         const d = delta(before, await scrape(s), "gpt-4o-mini");
         assert.equal(d.kinds("flaky", "mid_stream"), 1);
         assert.equal(d.upstreamError, 1);
         assert.equal(d.input, promptTokens);
         assert.equal(d.output, o200k.count(a.text));
-        assertCost(d.cost, promptTokens, o200k.count(a.text), MINI);
+        assertCost(d.cost, { uncached: promptTokens }, o200k.count(a.text), MINI);
       },
     );
 
     await t.step(
       "an Anthropic stream reset midway bills the provider's input and the streamed text",
       async () => {
-        flaky.mode = { kind: "reset", chunks: 4 };
+        fake.behaviour = { mode: "reset", chunks: 4 };
         const before = await scrape(s);
         const a = await call(s, "anthropic", "claude-3.5-haiku", true);
         assert.equal(a.status, 200);
-        assert.equal(a.text, FLAKY_TEXT.slice(0, 4).join(""));
+        assert.equal(a.text, TEXT_CHUNKS.slice(0, 4).join(""));
         assert.equal(a.error?.error?.type, "upstream_error");
         const d = delta(before, await scrape(s), "claude-3.5-haiku");
         assert.equal(d.kinds("flaky-anthropic", "mid_stream"), 1);
         const output = tokenCounter("cl100k_base", { exact: false }).count(a.text);
-        assert.equal(d.input, FLAKY_ANTHROPIC_INPUT);
+        assert.equal(d.input, ANTHROPIC_INPUT);
         assert.equal(d.output, output);
-        assertCost(d.cost, FLAKY_ANTHROPIC_INPUT, output, HAIKU);
+        assertCost(
+          d.cost,
+          {
+            uncached: ANTHROPIC_USAGE.input_tokens,
+            cached: ANTHROPIC_USAGE.cache_read_input_tokens,
+            written: ANTHROPIC_USAGE.cache_creation_input_tokens,
+          },
+          output,
+          HAIKU,
+        );
       },
     );
 
     await t.step(
       "a slow upstream → 504 upstream_timeout after UPSTREAM_TIMEOUT_MS, kind timeout, nothing billed",
       async () => {
-        flaky.mode = { kind: "hang" };
+        fake.behaviour = { mode: "hang" };
         const before = await scrape(s);
         const plain = await call(s, "openai", "gpt-4o-mini", false);
         const streamed = await call(s, "openai", "gpt-4o-mini", true);
@@ -218,46 +238,46 @@ Deno.test("upstream faults through the gateway get their documented errors, coun
     await t.step(
       "a stream that stalls midway is cut off after UPSTREAM_TIMEOUT_MS and its text billed",
       async () => {
-        flaky.mode = { kind: "stall", chunks: 2 };
+        fake.behaviour = { mode: "stall", chunks: 2 };
         const before = await scrape(s);
         const a = await call(s, "openai", "gpt-4o-mini", true);
         assert.equal(a.status, 200);
-        assert.equal(a.text, FLAKY_TEXT.slice(0, 2).join(""));
+        assert.equal(a.text, TEXT_CHUNKS.slice(0, 2).join(""));
         assert.equal(a.error?.error?.type, "upstream_error");
         assert.ok(
           a.elapsedMs >= UPSTREAM_TIMEOUT_MS * 0.9 && a.elapsedMs < UPSTREAM_TIMEOUT_MS * 4,
         );
         const d = delta(before, await scrape(s), "gpt-4o-mini");
         assert.equal(d.kinds("flaky", "mid_stream"), 1);
-        assertCost(d.cost, promptTokens, o200k.count(a.text), MINI);
+        assertCost(d.cost, { uncached: promptTokens }, o200k.count(a.text), MINI);
       },
     );
 
     await t.step(
       "garbage JSON → 502 upstream_error, kind protocol; garbage midway in a stream bills the text before it",
       async () => {
-        flaky.mode = { kind: "garbage", chunks: 2 };
+        fake.behaviour = { mode: "garbage", chunks: 2 };
         const before = await scrape(s);
         const plain = await call(s, "openai", "gpt-4o-mini", false);
         assert.equal(plain.status, 502);
         assert.equal(plain.error?.error?.type, "upstream_error");
         const streamed = await call(s, "openai", "gpt-4o-mini", true);
         assert.equal(streamed.status, 200);
-        assert.equal(streamed.text, FLAKY_TEXT.slice(0, 2).join(""));
+        assert.equal(streamed.text, TEXT_CHUNKS.slice(0, 2).join(""));
         assert.equal(streamed.error?.error?.type, "upstream_error");
         const d = delta(before, await scrape(s), "gpt-4o-mini");
         assert.equal(d.kinds("flaky", "protocol"), 1);
         assert.equal(d.kinds("flaky", "mid_stream"), 1);
-        assertCost(d.cost, promptTokens, o200k.count(streamed.text), MINI);
+        assertCost(d.cost, { uncached: promptTokens }, o200k.count(streamed.text), MINI);
       },
     );
 
     await t.step(
       "a storm of 200 concurrent requests against a failing upstream: each 502 once, never retried, server healthy",
       async () => {
-        flaky.mode = { kind: "status", status: 503 };
+        fake.behaviour = { mode: "status", status: 503 };
         const before = await scrape(s);
-        const receivedBefore = flaky.received.length;
+        const receivedBefore = fake.requests.length;
         const started = performance.now();
         const answers = await Promise.all(
           Array.from({ length: 200 }, (_, i) => call(s, "openai", "gpt-4o-mini", i % 2 === 0)),
@@ -265,7 +285,7 @@ Deno.test("upstream faults through the gateway get their documented errors, coun
         const stormMs = performance.now() - started;
         assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([502]));
         assert.ok(answers.every((a) => a.error?.error?.type === "upstream_error"));
-        assert.equal(flaky.received.length - receivedBefore, 200, "no request was retried");
+        assert.equal(fake.requests.length - receivedBefore, 200, "no request was retried");
         const after = await scrape(s);
         const d = delta(before, after, "gpt-4o-mini");
         assert.equal(d.kinds("flaky", "status_5xx"), 200);
@@ -280,17 +300,18 @@ Deno.test("upstream faults through the gateway get their documented errors, coun
     await t.step(
       "when the upstream recovers, requests succeed and are billed the provider's usage",
       async () => {
-        flaky.mode = { kind: "ok" };
+        fake.behaviour = { mode: "ok" };
         const before = await scrape(s);
         const a = await call(s, "openai", "gpt-4o-mini", true);
         assert.equal(a.status, 200);
-        assert.equal(a.text, FLAKY_TEXT.join(""));
+        assert.equal(a.text, TEXT_CHUNKS.join(""));
         assert.equal(a.error, undefined);
         const d = delta(before, await scrape(s), "gpt-4o-mini");
+        const cached = OPENAI_USAGE.prompt_tokens_details.cached_tokens;
         assertCost(
           d.cost,
-          FLAKY_OPENAI_USAGE.prompt_tokens,
-          FLAKY_OPENAI_USAGE.completion_tokens,
+          { uncached: OPENAI_USAGE.prompt_tokens - cached, cached },
+          OPENAI_USAGE.completion_tokens,
           MINI,
         );
         assert.equal((await fetch(`${s.url}/health`)).status, 200);
@@ -302,7 +323,7 @@ Deno.test("upstream faults through the gateway get their documented errors, coun
     assert.equal(everything.includes(FLAKY_KEY), false);
   } finally {
     const code = server ? await server.stop() : 0;
-    await flaky.stop();
+    await fake.stop();
     await Deno.remove(dir, { recursive: true });
     assert.equal(code, 0);
   }

@@ -4,7 +4,8 @@
  * and a client that disconnects mid-stream is recorded as client_closed.
  */
 import assert from "node:assert/strict";
-import { startOtlpReceiver, startServer, waitFor } from "../helpers/server.ts";
+import { startOtlpReceiver, startServer } from "../helpers/server.ts";
+import { eventually, within } from "../helpers/poll.ts";
 import { fakeProviders, startFakeUpstream } from "../helpers/fake_upstream.ts";
 import { parseExposition, total } from "../helpers/prom.ts";
 
@@ -58,11 +59,15 @@ Deno.test("through the real server the upstream call continues the client's trac
     await reader.cancel().catch(() => {});
 
     const labels = { model: "gpt-4o-mini", tenant: "team-chat", status: "client_closed" };
-    await waitFor("the disconnect to be recorded", async () => {
+    await eventually("the disconnect to be recorded", within(15_000), async () => {
       const m = parseExposition(await (await fetch(`${server.url}/metrics`)).text());
-      return total(m, "inference_requests_total", labels) === 1 ? true : undefined;
+      return total(m, "inference_requests_total", labels) === 1;
     });
-    await waitFor("the upstream to be abandoned", () => fake.aborted === 1 ? true : undefined);
+    await eventually(
+      "the upstream to be abandoned",
+      within(15_000),
+      () => fake.aborted === 1,
+    );
   } finally {
     exitCode = await server.stop();
     await fake.stop();
@@ -73,7 +78,7 @@ Deno.test("through the real server the upstream call continues the client's trac
   const traceparent = fake.requests[0].headers.traceparent;
   assert.match(traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, "exactly one valid traceparent");
   assert.equal(traceparent.slice(3, 35), TRACE_ID);
-  const spans = await waitFor("the trace's spans", () => {
+  const spans = await eventually("the trace's spans", within(15_000), () => {
     const inTrace = receiver.spans.filter((s) => s.traceId === TRACE_ID);
     return inTrace.some((s) => s.spanId === traceparent.slice(36, 52)) ? inTrace : undefined;
   });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { startOtlpReceiver, startServer, waitFor } from "../helpers/server.ts";
+import { startOtlpReceiver, startServer } from "../helpers/server.ts";
+import { eventually, within } from "../helpers/poll.ts";
 import { parseExposition, total } from "../helpers/prom.ts";
 
 const EXAMPLE = {
@@ -47,7 +48,7 @@ Deno.test("the real server prices requests, exposes them on /metrics and exports
     assert.equal(total(m, "inference_requests_total", { status: "bad_request" }), 1);
     assert.equal(total(m, "inference_cost_alert_threshold_usd", { tenant: "team-internal" }), 10);
 
-    const spans = await waitFor("three inference_request spans", () => {
+    const spans = await eventually("three inference_request spans", within(15_000), () => {
       const found = receiver.spans.filter((s) => s.name === "inference_request");
       return found.length >= 3 ? found : undefined;
     });

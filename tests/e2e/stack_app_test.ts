@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { startStack } from "../../scripts/stack.ts";
+import { todaysPriceFile } from "../helpers/prices.ts";
 import {
   assertAlertDelivered,
   assertCostTotals,
@@ -45,12 +46,14 @@ Deno.test({
     const started = Date.now();
     const bound = started + TEST_BOUND_MS;
     const rules = await rulesDirWithFixture();
+    await using prices = await todaysPriceFile();
     const figures: StackFigures = {};
     let stack: Awaited<ReturnType<typeof startStack>> | undefined;
     try {
       stack = await startStack({
         ports: "random",
         withApp: true,
+        appEnv: { PRICING_FILE: prices.path },
         rulesDir: rules.dir,
         readyTimeoutMs: 60_000,
       });

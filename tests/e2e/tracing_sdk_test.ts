@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { startOtlpReceiver, startServer, waitFor } from "../helpers/server.ts";
+import { startOtlpReceiver, startServer } from "../helpers/server.ts";
+import { eventually, within } from "../helpers/poll.ts";
 import { parseExposition } from "../helpers/prom.ts";
 
 Deno.test("with only an OTLP endpoint set, the SDK batch exporter delivers every span with its attributes, and exemplars name those traces", async () => {
@@ -49,7 +50,7 @@ Deno.test("with only an OTLP endpoint set, the SDK batch exporter delivers every
   }
   try {
     // The batch processor flushes on SIGTERM: both spans are there once the server has exited.
-    const spans = await waitFor("two inference_request spans", () => {
+    const spans = await eventually("two inference_request spans", within(15_000), () => {
       const found = receiver.spans.filter((s) => s.name === "inference_request");
       return found.length >= 2 ? found : undefined;
     });

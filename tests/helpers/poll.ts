@@ -1,27 +1,38 @@
-/** Polling and JSON fetching for tests that talk to real processes. */
+/** Waiting in tests: one poll loop against a deadline, and JSON fetching for real processes. */
+
+/** The deadline (epoch ms) `ms` from now, for {@link eventually}. */
+export function within(ms: number): number {
+  return Date.now() + ms;
+}
 
 /**
- * Polls `probe` every `intervalMs` until it returns a value, or fails at `deadline` (epoch ms)
- * with its last error. A probe that throws or returns undefined is simply not ready yet.
+ * Polls `probe` until it returns something other than undefined or false, or fails at `deadline`
+ * (epoch ms, see {@link within}) naming `what` and what the probe last said. A probe that throws
+ * is not ready yet: its message is what the failure reports. Polls every 10 ms at first, backing
+ * off to `maxIntervalMs`, so an in-process wait ends at once and a real service is not hammered.
+ * @example await eventually("the upstream request is abandoned", within(5_000), () => fake.aborted === 1);
  */
 export async function eventually<T>(
   what: string,
   deadline: number,
-  probe: () => Promise<T | undefined>,
-  intervalMs = 250,
-): Promise<T> {
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  maxIntervalMs = 250,
+): Promise<Exclude<T, undefined | false>> {
   let last = "no answer yet";
-  while (Date.now() < deadline) {
+  let interval = 10;
+  while (true) {
     try {
       const value = await probe();
-      if (value !== undefined) return value;
+      if (value !== undefined && value !== false) return value as Exclude<T, undefined | false>;
       last = "not there yet";
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`${what} did not happen in time; last: ${last}`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(interval, left)));
+    interval = Math.min(interval * 2, maxIntervalMs);
   }
-  throw new Error(`${what} did not happen in time; last: ${last}`);
 }
 
 /** GETs (or sends `init`) and parses JSON; a non-2xx answer throws with its body. */

@@ -2,6 +2,7 @@
  * Starts the real server as a subprocess on a free port of 127.0.0.1 and an OTLP/HTTP JSON
  * receiver for its spans. Used by tests/e2e only; everything stops in `stop()`.
  */
+import { todaysPriceFile } from "./prices.ts";
 
 /** A decoded span from an OTLP JSON export. */
 export interface ReceivedSpan {
@@ -68,26 +69,6 @@ export function startOtlpReceiver() {
   };
 }
 
-/** Polls `check` until it returns a value or the deadline passes; reports the last error. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last error: ${last}`);
-}
-
 /** The server as a child process. */
 export interface RunningServer {
   readonly url: string;
@@ -97,9 +78,13 @@ export interface RunningServer {
   stop(signal?: Deno.Signal): Promise<number>;
 }
 
-/** Starts `src/main.ts` with `env` on a free port and waits until it listens. */
+/**
+ * Starts `src/main.ts` with `env` on a free port and waits until it listens. Without a
+ * PRICING_FILE in `env` it prices with the shipped table dated today (tests/helpers/prices.ts).
+ */
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
   const root = new URL("../../", import.meta.url).pathname;
+  const prices = env.PRICING_FILE === undefined ? await todaysPriceFile() : undefined;
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -111,7 +96,13 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       "src/main.ts",
     ],
     cwd: root,
-    env: { PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1", ...env },
+    env: {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      NO_COLOR: "1",
+      ...(prices ? { PRICING_FILE: prices.path } : {}),
+      ...env,
+    },
     stdout: "piped",
     stderr: "piped",
   });
@@ -148,7 +139,10 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
         30_000,
       )
     ),
-  ]);
+  ]).catch(async (error) => {
+    await prices?.remove();
+    throw error;
+  });
   return {
     url,
     process,
@@ -159,6 +153,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       } catch { /* already gone */ }
       const status = await exited;
       await done;
+      await prices?.remove();
       return status.code;
     },
   };

@@ -4,7 +4,6 @@ import {
   costOf,
   embeddedPriceTable,
   PricingError,
-  worstCaseCostPico,
 } from "../../src/pricing/pricing.ts";
 import { formatUsd } from "../../src/pricing/money.ts";
 
@@ -67,10 +66,8 @@ Deno.test("a cheap cached token keeps its price where rounding to 1e-8 USD would
   assert.equal(formatUsd(cost.totalPico), "0.000000075");
 });
 
-Deno.test("worst case reserves all input at the dearest input rate plus max output", () => {
-  const sonnet = table.resolve("claude-3.5-sonnet")!;
-  assert.equal(worstCaseCostPico(sonnet, 10, 20), 10n * 3_750_000n + 20n * 15_000_000n);
-});
+const RATES = { input: 1, output: 2 };
+const LONG = { threshold_input_tokens: 100, input: 2, output: 4 };
 
 Deno.test("a bad price file names the field that is wrong", () => {
   const base = {
@@ -91,6 +88,31 @@ Deno.test("a bad price file names the field that is wrong", () => {
       { ...base, models: { m: base.models.m, n: { ...base.models.m, aliases: ["m"] } } },
       /models\.n\.aliases/,
     ],
+    [{ ...base, effective_date: "2026-02-30" }, /effective_date: must be a date that exists/],
+    [
+      { ...base, models: { m: { ...base.models.m, service_tiers: { default: RATES } } } },
+      /models\.m\.service_tiers\.default/,
+    ],
+    [
+      {
+        ...base,
+        models: {
+          m: { ...base.models.m, long_context: LONG, service_tiers: { flex: RATES } },
+        },
+      },
+      /models\.m\.service_tiers\.flex\.long_context: is required/,
+    ],
+    [
+      { ...base, models: { m: { ...base.models.m, long_context: { ...LONG, x: 1 } } } },
+      /models\.m\.long_context/,
+    ],
+    [
+      {
+        ...base,
+        models: { m: { ...base.models.m, long_context: { ...LONG, threshold_input_tokens: 0 } } },
+      },
+      /models\.m\.long_context\.threshold_input_tokens/,
+    ],
   ];
   for (const [raw, pattern] of cases) {
     assert.throws(() => buildPriceTable(raw), (e: Error) => {
@@ -99,4 +121,105 @@ Deno.test("a bad price file names the field that is wrong", () => {
       return true;
     });
   }
+});
+
+Deno.test("missing cache rates bill at the set's input rate, a missing 1-hour write at the 5-minute one", () => {
+  const t = buildPriceTable({
+    pricing_version: "t",
+    effective_date: "2026-01-01",
+    currency: "USD",
+    models: {
+      plain: { provider: "p", tokenizer: "cl100k_base", input: 1, output: 2, max_output_tokens: 1 },
+      cached: {
+        provider: "p",
+        tokenizer: "cl100k_base",
+        input: 1,
+        cache_write: 1.25,
+        output: 2,
+        max_output_tokens: 1,
+        long_context: { threshold_input_tokens: 10, input: 3, output: 4 },
+      },
+    },
+  });
+  const plain = t.resolve("plain")!;
+  assert.equal(plain.cachedInputMicros, 1_000_000n);
+  assert.equal(plain.cacheWriteMicros, 1_000_000n);
+  assert.equal(plain.cacheWrite1hMicros, 1_000_000n);
+  const cached = t.resolve("cached")!;
+  assert.equal(cached.cacheWrite1hMicros, 1_250_000n);
+  assert.equal(cached.longContext?.cachedInputMicros, 3_000_000n);
+  assert.equal(cached.longContext?.cacheWrite1hMicros, 3_000_000n);
+  assert.equal(cached.serviceTiers.size, 0);
+});
+
+Deno.test("an embeddings model prices input only and may write no output", () => {
+  const small = table.resolve("text-embedding-3-small")!;
+  assert.equal(small.inputMicros, 20_000n);
+  assert.equal(small.outputMicros, 0n);
+  assert.equal(small.maxOutputTokens, 0);
+  assert.equal(small.tokenizer, "cl100k_base");
+  assert.equal(table.resolve("text-embedding-3-large")?.inputMicros, 130_000n);
+});
+
+Deno.test("the table's effective date is its start in UTC, as Unix seconds", () => {
+  assert.equal(
+    table.effectiveTimestampSeconds,
+    Date.parse(`${table.effectiveDate}T00:00:00Z`) / 1000,
+  );
+  const t = buildPriceTable({
+    pricing_version: "t",
+    effective_date: "2026-03-01",
+    currency: "USD",
+    models: {
+      m: { provider: "p", tokenizer: "cl100k_base", input: 1, output: 1, max_output_tokens: 1 },
+    },
+  });
+  assert.equal(t.effectiveTimestampSeconds, 1_772_323_200);
+});
+
+Deno.test("a service tier with its own long-context rates bills as tier+long_context above the threshold", () => {
+  const t = buildPriceTable({
+    pricing_version: "t",
+    effective_date: "2026-01-01",
+    currency: "USD",
+    models: {
+      m: {
+        provider: "p",
+        tokenizer: "cl100k_base",
+        input: 1,
+        output: 2,
+        max_output_tokens: 10,
+        long_context: { threshold_input_tokens: 100, input: 2, output: 4 },
+        service_tiers: {
+          flex: {
+            input: 0.5,
+            output: 1,
+            long_context: { threshold_input_tokens: 50, input: 3, output: 5 },
+          },
+        },
+      },
+    },
+  });
+  const m = t.resolve("m")!;
+  const at = (input: number, serviceTier?: string) =>
+    costOf(m, { ...usage(input, 1), serviceTier });
+  assert.deepEqual([at(50, "flex").priceTier, at(50, "flex").totalPico], [
+    "flex",
+    50n * 500_000n + 1_000_000n,
+  ]);
+  assert.deepEqual([at(51, "flex").priceTier, at(51, "flex").totalPico], [
+    "flex+long_context",
+    51n * 3_000_000n + 5_000_000n,
+  ]);
+  // The flex tier's own threshold applies, not the model's.
+  assert.equal(at(51).priceTier, "standard");
+  assert.equal(at(101).priceTier, "long_context");
+});
+
+Deno.test("1-hour writes reported beyond the write total are billed as reported, never dropped", () => {
+  const haiku = table.resolve("claude-haiku-4.5")!;
+  const cost = costOf(haiku, { ...usage(100, 0, 0, 10), cacheWrite1hTokens: 30 });
+  assert.equal(cost.cacheWrite1hPico, 30n * 2_000_000n);
+  assert.equal(cost.cacheWritePico, cost.cacheWrite1hPico);
+  assert.equal(cost.inputPico, 70n * 1_000_000n);
 });

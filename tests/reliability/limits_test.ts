@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { testApp } from "../helpers/app.ts";
 import { total } from "../helpers/prom.ts";
 import { withJsonFile } from "../helpers/files.ts";
+import { eventually, within } from "../helpers/poll.ts";
 import type { Backend, GenerationRequest } from "../../src/backends/types.ts";
 
 const REQUEST = { prompt: "Explain transformers in 3 sentences", model: "gpt-4o-mini" };
@@ -30,21 +31,13 @@ function gatedBackend() {
   return { backend, open: () => open(), waiting: () => waiting };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 Deno.test("past MAX_CONCURRENT_REQUESTS a request gets 503 overloaded with Retry-After and nothing is billed", async () => {
   const gated = gatedBackend();
   const t = testApp({ MAX_CONCURRENT_REQUESTS: "4", LOG_LEVEL: "silent" }, {
     backend: gated.backend,
   });
   const held = Array.from({ length: 4 }, () => t.post("/v1/inference", REQUEST));
-  await until("4 generations in flight", () => gated.waiting() === 4);
+  await eventually("4 generations in flight", within(5_000), () => gated.waiting() === 4);
 
   // The refused request's 10 MB body is not read: the stream is pulled at most once.
   let pulls = 0;
@@ -153,7 +146,7 @@ Deno.test("1,000 concurrent requests against a limit of 16 are each answered 200
     backend: gated.backend,
   });
   const all = Array.from({ length: 1000 }, () => t.post("/v1/inference", REQUEST));
-  await until("16 generations in flight", () => gated.waiting() === 16);
+  await eventually("16 generations in flight", within(5_000), () => gated.waiting() === 16);
   // The 984 refused ones are answered while the 16 are still held.
   const settled = await Promise.all(all.slice(16).map(async (p) => (await p).status));
   assert.equal(gated.waiting(), 16);

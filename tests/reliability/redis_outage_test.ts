@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { testApp } from "../helpers/app.ts";
 import { find, total } from "../helpers/prom.ts";
 import { withJsonFile } from "../helpers/files.ts";
+import { eventually, within } from "../helpers/poll.ts";
 import { freePort, startRedis } from "./redis_server.ts";
 
 const TENANTS = {
@@ -85,16 +86,12 @@ Deno.test("when Redis comes back on the same address budgets are enforced again 
       await redis.stop();
       assert.equal((await t.post("/v1/inference", req)).status, 503);
       redis = await startRedis(port);
-      const deadline = Date.now() + 10_000;
-      let status = 0;
-      while (Date.now() < deadline) {
+      await eventually("served again once Redis answers", within(10_000), async () => {
         const res = await t.post("/v1/inference", req);
         await res.body?.cancel();
-        status = res.status;
-        if (status === 200) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(status, 200, "served again once Redis answers");
+        if (res.status !== 200) throw new Error(`answered ${res.status}`);
+        return true;
+      });
       // A fresh Redis starts from zero: spend kept only in the old one is gone (no persistence
       // in this test), which is why a production Redis needs persistence or replication.
       const spent = await t.services.budgets.spent("budgeted", "hour", new Date());

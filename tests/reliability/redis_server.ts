@@ -3,6 +3,7 @@
  * persistence; stopped by its PID in `stop()`. Needs `redis-server` on PATH (scripts/setup.sh
  * installs it).
  */
+import { eventually, within } from "../helpers/poll.ts";
 
 /** A running redis-server. */
 export interface RedisServer {
@@ -72,15 +73,17 @@ export async function startRedis(port = freePort()): Promise<RedisServer> {
     await child.stderr.cancel().catch(() => {});
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
-  const deadline = Date.now() + 10_000;
   let ended = false;
   exited.then(() => ended = true);
-  while (!(await answersPing(port))) {
-    if (ended || Date.now() > deadline) {
-      await stop();
-      throw new Error(`redis-server on port ${port} did not answer PING within 10 s`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
+  // An exited server is an answer too: waiting longer for it would only hide the failure.
+  const answer = await eventually(
+    `redis-server on port ${port} answering PING`,
+    within(10_000),
+    async () => ended ? "exited" : await answersPing(port) && "ready",
+  ).catch((error: Error) => error.message);
+  if (answer !== "ready") {
+    await stop();
+    throw new Error(`redis-server on port ${port} did not answer PING: ${answer}`);
   }
   return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid, stop };
 }

@@ -4,7 +4,8 @@
  * stays up and keeps serving everyone else at normal speed.
  */
 import assert from "node:assert/strict";
-import { type RunningServer, startServer, waitFor } from "../helpers/server.ts";
+import { type RunningServer, startServer } from "../helpers/server.ts";
+import { eventually, within } from "../helpers/poll.ts";
 import { parseExposition, total } from "../helpers/prom.ts";
 
 const encoder = new TextEncoder();
@@ -158,9 +159,9 @@ Deno.test("a body that trickles in is cut off after BODY_TIMEOUT_MS with 408 req
           } catch { /* closed by giveUp */ }
         }
       });
-      await waitFor("4 slow bodies holding every slot", async () => {
+      await eventually("4 slow bodies holding every slot", within(15_000), async () => {
         const m = await scrape(server);
-        return total(m, "inference_in_flight_requests") === 4 ? true : undefined;
+        return total(m, "inference_in_flight_requests") === 4;
       });
       const answers = await Promise.all(slow);
       for (const { received, elapsedMs } of answers) {

@@ -3,6 +3,7 @@ import { testApp } from "../helpers/app.ts";
 import { find, total } from "../helpers/prom.ts";
 import { hashApiKey } from "../../src/tenants/tenants.ts";
 import { withJsonFile } from "../helpers/files.ts";
+import { eventually, within } from "../helpers/poll.ts";
 
 const EXAMPLE = {
   prompt: "Explain transformers in 3 sentences",
@@ -365,7 +366,11 @@ Deno.test("a client that goes away mid-generation is recorded client_closed with
       signal: controller.signal,
     }),
   );
-  await waitUntil(async () => total(await t.metrics(), "inference_in_flight_requests") === 1);
+  await eventually(
+    "one request in flight",
+    within(5_000),
+    async () => total(await t.metrics(), "inference_in_flight_requests") === 1,
+  );
   controller.abort();
   const res = await pending;
   assert.equal(res.status, 499);
@@ -376,14 +381,6 @@ Deno.test("a client that goes away mid-generation is recorded client_closed with
   assert.equal(total(m, "inference_output_tokens_total", labels), 0);
   assert.equal(total(m, "inference_cost_usd_total", labels), 6 * 0.15 / 1e6);
 });
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 Deno.test("other is held to and exports the default tenant's budgets", async () => {
   const tenants = {

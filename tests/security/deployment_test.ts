@@ -81,7 +81,7 @@ Deno.test("Grafana lets anonymous users only view, allows no sign-up, and takes 
   // otherwise), and never more than Viewer.
   assert.equal(env.GF_AUTH_ANONYMOUS_ORG_ROLE, "Viewer");
   assert.equal(String(env.GF_USERS_ALLOW_SIGN_UP), "false");
-  // admin/admin when unset, which Grafana asks to change at the first login (docs/stack-setup.md).
+  // admin/admin when unset, which Grafana asks to change at the first login (docs/stack.md, Grafana login).
   assert.equal(env.GF_SECURITY_ADMIN_PASSWORD, "${GRAFANA_ADMIN_PASSWORD:-admin}");
 });
 

@@ -4,7 +4,7 @@
  * the fake upstream echoes the key it receives in its errors, and clients send right keys, wrong
  * keys and keys in places they do not belong. Then every output is searched: the process's stdout
  * and stderr, every response status line, header and body (/health, /ready, /metrics in both
- * formats, /v1/models, errors, streams), and the raw OTLP payloads its exporter sent. A secret
+ * formats, /v1/models, errors, streams, every gateway route and pass-through), and the raw OTLP payloads its exporter sent. A secret
  * counts as leaked if any 12-character piece of it appears; the hashes of the tenant keys count
  * too (an offline guess at a weak key needs only its hash).
  */
@@ -158,7 +158,17 @@ Deno.test("no tenant key, key hash or upstream key appears in any output of the 
       ]
     ) {
       fake.behaviour = behaviour;
+      const anthropic = { "x-api-key": TENANT_KEYS.chat, "anthropic-version": "2023-06-01" };
+      await send("/v1/embeddings", json(TENANT_KEYS.chat, { model: "gpt-4o", input: "hi" }));
+      await send("/v1/messages/count_tokens", json(undefined, message(false), anthropic));
+      await send("/v1/responses/resp_1", {
+        headers: { authorization: `Bearer ${TENANT_KEYS.chat}`, "x-inference-provider": "openai" },
+      });
       for (const stream of [false, true]) {
+        await send(
+          "/v1/responses",
+          json(TENANT_KEYS.chat, { model: "gpt-4o-mini", input: "Say hello.", stream }),
+        );
         await send("/v1/chat/completions", json(TENANT_KEYS.chat, chat(stream)));
         await send(
           "/v1/messages",

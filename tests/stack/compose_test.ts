@@ -163,7 +163,7 @@ Deno.test("every variable the compose files use is a version pin or a knob in .e
 
 Deno.test("no committed file gives a secret a value but Grafana's documented first-login default", () => {
   assert.equal(envExample.GRAFANA_ADMIN_PASSWORD, "");
-  // admin/admin, which Grafana asks to change at the first login (docs/stack-setup.md).
+  // admin/admin, which Grafana asks to change at the first login (docs/stack.md, Grafana login).
   const password = services.grafana.environment?.GF_SECURITY_ADMIN_PASSWORD ?? "";
   assert.equal(password, "${GRAFANA_ADMIN_PASSWORD:-admin}");
   for (const [name, service] of Object.entries(services)) {

@@ -3,7 +3,7 @@
  * (compose and the native stack run the same command) is longer, by a day for block compaction,
  * than the longest window of any expression in dashboards/generated/*.json and alerts/*.rules.yml.
  * A window is a range selector plus its offset, plus the window of any recorded series it reads.
- * Grafana's $__range follows the time picker and is not bounded here (docs/stack-setup.md).
+ * Grafana's $__range follows the time picker and is not bounded here (docs/stack.md, Retention).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -27,7 +27,7 @@ export function trafficRow(): Row {
         title: "Requests by status",
         description:
           "Requests per second by outcome (inference_requests_total). `ok` is green; every other " +
-          "status is an error whose meaning is in the README's error table (budget_exceeded, " +
+          "status is an error whose meaning is in docs/errors.md (budget_exceeded, " +
           "unknown_model, upstream_error, ...).",
         unit: UNIT.requestsPerSecond,
         span: SIZE.half,

@@ -1,0 +1,83 @@
+/**
+ * A chat turn served by the embedded simulated model, in the route's own API shape; streams go
+ * through the same relay as an upstream's.
+ */
+import { localUsage } from "../usage/record.ts";
+import type { TokenUsage } from "../pricing/pricing.ts";
+import { ClientGone, type StreamStep } from "./upstream.ts";
+import { clientClosed, finishedHeaders, type Turn } from "./endings.ts";
+import { relay } from "./relay.ts";
+
+/** Answers the turn from the simulated model. */
+export async function simulate(turn: Turn): Promise<Response> {
+  const { services, api, call, request, counter, promptTokens } = turn;
+  const controller = new AbortController();
+  const signal = AbortSignal.any([turn.clientSignal, controller.signal]);
+  const generation = {
+    model: request.model,
+    messages: request.messages,
+    maxTokens: turn.maxOutput,
+  };
+  const id = crypto.randomUUID().replaceAll("-", "");
+  const responseModel = call.price?.id ?? request.model;
+
+  if (!request.stream) {
+    let result;
+    try {
+      result = await services.backend.generate({ ...generation, signal });
+    } catch (error) {
+      if (!signal.aborted) throw error;
+      return await clientClosed(turn);
+    }
+    const usage = localUsage(promptTokens, counter.count(result.text));
+    const record = await call.finish({
+      usage,
+      usageSource: "estimated",
+      tokenCountMethod: counter.method,
+      responseModel,
+      completion: result.text,
+    });
+    return Response.json(
+      api.simulated.completion(request, id, result.text, result.finishReason, usage),
+      { headers: finishedHeaders(call, record) },
+    );
+  }
+
+  let usage: TokenUsage | undefined;
+  let finished = false;
+  const shape = api.simulated.stream(request, id);
+  async function* steps(): AsyncGenerator<StreamStep> {
+    for (const frame of shape.start(promptTokens)) yield { frame, text: "" };
+    let text = "";
+    for await (const event of services.backend.stream({ ...generation, signal })) {
+      if (event.kind === "text") {
+        text += event.text;
+        yield { frame: shape.text(event.text), text: event.text };
+        continue;
+      }
+      usage = localUsage(promptTokens, counter.count(text));
+      finished = true;
+      const frames = shape.end(text, event.finishReason, usage);
+      for (let i = 0; i < frames.length; i++) {
+        yield { frame: frames[i], text: "", final: i === frames.length - 1 };
+      }
+    }
+  }
+  return await relay(turn, {
+    steps: steps(),
+    usageSource: "estimated",
+    reader: {
+      usage: () => usage,
+      inputUsage: () => undefined,
+      finished: () => finished,
+      model: () => undefined,
+    },
+    leg: {
+      failure: (error) =>
+        signal.aborted ? new ClientGone("client closed the request") : error as Error,
+      end: () => {},
+      abort: () => controller.abort(),
+    },
+    fallbackModel: responseModel,
+  });
+}

@@ -1,0 +1,307 @@
+/**
+ * One HTTP exchange with an upstream provider, whatever its protocol: a child CLIENT span, the
+ * request carrying the provider's key and that span's `traceparent` (never the client's
+ * credentials), the UPSTREAM_TIMEOUT_MS deadline, and every failure classified into the closed set
+ * of upstream error kinds. Protocol details (paths, headers, bodies, usage) live in each protocol
+ * folder's upstream.ts (openai/, anthropic/) behind {@link UpstreamProtocol}.
+ */
+import {
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+} from "@opentelemetry/api";
+import { ATTR, type UpstreamErrorKind } from "../telemetry/names.ts";
+import type { TokenUsage } from "../pricing/pricing.ts";
+import type { Protocol, Provider } from "../providers/providers.ts";
+import type { SseEvent } from "./sse.ts";
+
+/** An upstream call that failed, with its kind from the closed set. */
+export class UpstreamError extends Error {
+  override name = "UpstreamError";
+  constructor(
+    readonly kind: UpstreamErrorKind,
+    message: string,
+    /** The upstream's HTTP status, for `status_4xx` / `status_5xx`. */
+    readonly status?: number,
+    /** The upstream's error body, parsed as JSON when it was JSON. */
+    readonly body?: unknown,
+    /** The upstream's response headers, for `status_4xx` (e.g. `retry-after`). */
+    readonly headers?: Headers,
+  ) {
+    super(message);
+  }
+}
+
+/** The client went away while the upstream call was in flight. */
+export class ClientGone extends Error {
+  override name = "ClientGone";
+}
+
+/** A non-streamed upstream answer, read for what the cost path needs. */
+export interface Completion {
+  /** The provider's usage, when it reported a valid one. */
+  readonly usage?: TokenUsage;
+  /** Generated text (content, reasoning, tool arguments), for a local count when usage is absent. */
+  readonly text: string;
+  /** The model the provider says answered. */
+  readonly model?: string;
+}
+
+/** What one upstream stream event means to the gateway. */
+export interface StreamStep {
+  /** The SSE frame to send the client, or null to drop the event. */
+  readonly frame: string | null;
+  /** Generated text the event carries, counted locally when the provider reports no usage. */
+  readonly text: string;
+  /** The protocol's end marker: the response is complete. */
+  readonly final?: boolean;
+  /** The provider reported an error inside the stream (the frame forwards it to the client). */
+  readonly errorMessage?: string;
+}
+
+/** Reads one streamed response, event by event, keeping the usage it reports. */
+export interface StreamReader {
+  /** Interprets one event; throws {@link UpstreamError} (`protocol`) on an unreadable one. */
+  step(event: SseEvent): StreamStep;
+  /** The provider's usage of the whole response, once reported. */
+  usage(): TokenUsage | undefined;
+  /** Input usage reported before the end (Anthropic's `message_start`), output not included. */
+  inputUsage(): TokenUsage | undefined;
+  /** True once the provider said the generation finished (a stop reason). */
+  finished(): boolean;
+  model(): string | undefined;
+}
+
+/** One wire protocol's upstream side. */
+export interface UpstreamProtocol {
+  readonly protocol: Protocol;
+  /** Path appended to the provider's base URL. */
+  readonly path: string;
+  /** Protocol headers: the provider's key, version headers passed on from the client. */
+  headers(provider: Provider, client: Headers): Record<string, string>;
+  /** The client's body as sent upstream: the upstream model name, usage asked for in streams. */
+  body(raw: Readonly<Record<string, unknown>>, upstreamModel: string): string;
+  /** Reads a non-streamed answer; throws {@link UpstreamError} (`protocol`) when unreadable. */
+  readCompletion(text: string): Completion;
+  /** A reader for one streamed answer. */
+  streamReader(clientAskedUsage: boolean): StreamReader;
+  /** The `type`, `message`, `code` and `param` of an upstream error body, when it has them. */
+  errorFields(body: unknown): UpstreamErrorFields;
+}
+
+/** Fields of an upstream error body. */
+export interface UpstreamErrorFields {
+  readonly type?: string;
+  readonly message?: string;
+  readonly code?: string | number | null;
+  readonly param?: string | null;
+}
+
+/** What an exchange needs. */
+export interface ExchangeOptions {
+  readonly tracer: Tracer;
+  /** The request's span; the upstream call becomes its child (of the active context without). */
+  readonly parent?: Span;
+  /** `gen_ai.operation.name` of the call (`chat`, `embeddings`, …); the span is named after it. */
+  readonly operation: string;
+  readonly provider: Provider;
+  /** The model asked for, or for a call about a stored object its id. */
+  readonly upstreamModel: string;
+  /** Path (and query) appended to the provider's base URL. */
+  readonly path: string;
+  /** POST unless given; GET and DELETE send no body. */
+  readonly method?: "POST" | "GET" | "DELETE";
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+  readonly stream: boolean;
+  readonly timeoutMs: number;
+  /** Aborted when the client goes away. */
+  readonly clientSignal: AbortSignal;
+  /**
+   * Whether to write `traceparent` here. False when the runtime's own fetch instrumentation
+   * (Deno with OTEL_DENO=true) injects it for its fetch span, a child of this one: two values
+   * would be joined into one invalid header.
+   */
+  readonly injectTraceparent: boolean;
+}
+
+/** Parses an upstream body or event as JSON; throws {@link UpstreamError} (`protocol`) if it is not. */
+export function parseUpstreamJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UpstreamError("protocol", `upstream sent ${what} that is not JSON`);
+  }
+}
+
+/** Replaces every occurrence of the provider's key in `text` (an upstream may echo it). */
+export function redactKey(text: string, provider: Provider): string {
+  const key = provider.apiKey?.reveal();
+  return key ? text.split(key).join("[redacted]") : text;
+}
+
+/** One request to an upstream provider and its child span. */
+export class UpstreamExchange {
+  readonly span: Span;
+  readonly #options: ExchangeOptions;
+  readonly #controller = new AbortController();
+  #timer?: ReturnType<typeof setTimeout>;
+  #timedOut = false;
+  #ended = false;
+
+  constructor(options: ExchangeOptions) {
+    this.#options = options;
+    const url = new URL(options.provider.baseUrl);
+    const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+    this.span = options.tracer.startSpan(
+      `${options.operation} ${options.upstreamModel}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          [ATTR.operationName]: options.operation,
+          [ATTR.providerName]: options.provider.name,
+          [ATTR.requestModel]: options.upstreamModel,
+          [ATTR.serverAddress]: url.hostname,
+          [ATTR.serverPort]: port,
+        },
+      },
+      options.parent ? trace.setSpan(context.active(), options.parent) : context.active(),
+    );
+    if (options.clientSignal.aborted) this.#controller.abort();
+    options.clientSignal.addEventListener("abort", () => this.#controller.abort(), { once: true });
+  }
+
+  /**
+   * Sends the request and resolves with a 2xx response. Throws {@link UpstreamError} (`connect`,
+   * `timeout`, `status_4xx`, `status_5xx`, `protocol`) or {@link ClientGone}. The deadline keeps
+   * running (through a non-streamed body) until {@link stopDeadline}.
+   */
+  async send(): Promise<Response> {
+    const { provider, timeoutMs } = this.#options;
+    this.#timer = setTimeout(() => {
+      this.#timedOut = true;
+      this.#controller.abort();
+    }, timeoutMs);
+    const ctx = this.span.spanContext();
+    const propagation: Record<string, string> = this.#options.injectTraceparent
+      ? { traceparent: `00-${ctx.traceId}-${ctx.spanId}-0${ctx.traceFlags & 1}` }
+      : {};
+    let response: Response;
+    try {
+      response = await context.with(
+        trace.setSpan(context.active(), this.span),
+        () =>
+          fetch(`${provider.baseUrl}${this.#options.path}`, {
+            method: this.#options.method ?? "POST",
+            headers: {
+              ...provider.headers,
+              ...this.#options.headers,
+              ...(this.#options.body === undefined ? {} : { "content-type": "application/json" }),
+              accept: this.#options.stream ? "text/event-stream" : "application/json",
+              ...propagation,
+            },
+            body: this.#options.body,
+            signal: this.#controller.signal,
+            // A redirect would carry the key to wherever it points; a provider does not need one.
+            redirect: "manual",
+          }),
+      );
+    } catch (error) {
+      throw this.failure(error, "connect");
+    }
+    this.span.setAttribute(ATTR.httpResponseStatusCode, response.status);
+    if (response.status >= 200 && response.status < 300) return response;
+
+    const text = await this.readText(response).catch((error) => {
+      if (error instanceof UpstreamError && error.kind !== "protocol") throw error;
+      if (error instanceof ClientGone) throw error;
+      return "";
+    });
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch { /* not JSON: kept as text */ }
+    if (response.status >= 500) {
+      throw new UpstreamError(
+        "status_5xx",
+        `provider "${provider.name}" answered HTTP ${response.status}`,
+        response.status,
+        body,
+      );
+    }
+    if (response.status >= 400) {
+      throw new UpstreamError(
+        "status_4xx",
+        `provider "${provider.name}" answered HTTP ${response.status}`,
+        response.status,
+        body,
+        response.headers,
+      );
+    }
+    throw new UpstreamError(
+      "protocol",
+      `provider "${provider.name}" answered HTTP ${response.status}, not a completion`,
+      response.status,
+    );
+  }
+
+  /** Reads a body within the deadline; a broken one is a `protocol` failure. */
+  async readText(response: Response): Promise<string> {
+    try {
+      return await response.text();
+    } catch (error) {
+      throw this.failure(error, "protocol");
+    }
+  }
+
+  /** Stops the request deadline: a stream is watched for idleness instead. */
+  stopDeadline(): void {
+    clearTimeout(this.#timer);
+  }
+
+  /** Aborts the request (the client went away, or the stream went idle). */
+  abort(): void {
+    this.#controller.abort();
+  }
+
+  /** Classifies a thrown error: the deadline, the client leaving, or `fallback`. */
+  failure(error: unknown, fallback: UpstreamErrorKind): Error {
+    const { provider, timeoutMs } = this.#options;
+    if (error instanceof UpstreamError || error instanceof ClientGone) return error;
+    if (this.#timedOut) {
+      return new UpstreamError(
+        "timeout",
+        `provider "${provider.name}" did not answer within ${timeoutMs} ms (UPSTREAM_TIMEOUT_MS)`,
+      );
+    }
+    if (this.#options.clientSignal.aborted) return new ClientGone("client closed the request");
+    return new UpstreamError(
+      fallback,
+      fallback === "connect"
+        ? `could not connect to provider "${provider.name}"`
+        : `provider "${provider.name}" sent a broken response`,
+    );
+  }
+
+  /** Ends the child span: fine, or failed with an upstream error kind or the client leaving. */
+  end(failure?: UpstreamErrorKind | "client_closed", usage?: TokenUsage, model?: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#timer);
+    if (model) this.span.setAttribute(ATTR.responseModel, model);
+    if (usage) {
+      this.span.setAttributes({
+        [ATTR.usageInputTokens]: usage.inputTokens,
+        [ATTR.usageOutputTokens]: usage.outputTokens,
+      });
+    }
+    if (failure) {
+      this.span.setAttribute(ATTR.errorType, failure);
+      this.span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
+    }
+    this.span.end();
+  }
+}
