@@ -48,9 +48,12 @@ render_manifest() {
   sed "s/\${OTELCOL_VERSION}/$OTELCOL_VERSION/g" "$root/stack/otel-collector/builder.yaml"
 }
 manifest_hash() { render_manifest | sha256sum | cut -c1-12; }
+# Alertmanager's folder is keyed by the page built into it too, so editing the page rebuilds it.
+module_ui="$root/scripts/stack/module-ui"
+module_ui_hash() { cat "$module_ui"/alertmanager* | sha256sum | cut -c1-12; }
 
 dir_prometheus() { echo "$cache/prometheus-$PROMETHEUS_VERSION"; }
-dir_alertmanager() { echo "$cache/alertmanager-$ALERTMANAGER_VERSION"; }
+dir_alertmanager() { echo "$cache/alertmanager-$ALERTMANAGER_VERSION-$(module_ui_hash)"; }
 dir_otelcol() { echo "$cache/otelcol-$OTELCOL_VERSION-$(manifest_hash)"; }
 dir_jaeger() { echo "$cache/jaeger-$JAEGER_VERSION"; }
 dir_compose() { echo "$cache/compose-$DOCKER_COMPOSE_VERSION"; }
@@ -110,15 +113,13 @@ build_prometheus() {
 
 build_alertmanager() {
   # The module lacks the web UI's built assets that ui/web.go embeds (`//go:embed app/dist`), so
-  # `go install` cannot compile it: build inside a writable copy with a placeholder page instead.
-  local stage=$1 version="github.com/prometheus/common/version" page
+  # `go install` cannot compile it: build inside a writable copy whose ui/web.go is replaced by one
+  # serving a page that says so and lists the API (scripts/stack/module-ui/).
+  local stage=$1 version="github.com/prometheus/common/version"
   copy_module "github.com/prometheus/alertmanager@v$ALERTMANAGER_VERSION" "$stage/src"
-  page='<!doctype html><title>Alertmanager</title><p>This Alertmanager was built from its Go module,
-which has no web UI assets. Use the API (/api/v2/...) or the compose stack for the UI.</p>'
-  for ui in elm mantine; do
-    mkdir -p "$stage/src/ui/app/dist/$ui"
-    echo "$page" >"$stage/src/ui/app/dist/$ui/index.html"
-  done
+  rm -f "$stage/src/ui/web_test.go"
+  cp "$module_ui/alertmanager_web.go" "$stage/src/ui/web.go"
+  cp "$module_ui/alertmanager.html" "$stage/src/ui/alertmanager.html"
   (cd "$stage/src" && go build -trimpath -o "$stage/bin/" \
     -ldflags "-X $version.Version=$ALERTMANAGER_VERSION -X $version.Branch=module" \
     ./cmd/alertmanager ./cmd/amtool)

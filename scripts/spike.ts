@@ -8,8 +8,10 @@
  *                   [--receiver URL] [--verify] [--json] [--no-prime] [--duration SECONDS]
  *                   [--max-requests N] [--max-seconds N] [--allow-host HOST ...] [--list]
  *
- * Defaults: the native stack's ports on 127.0.0.1, or APP_URL, PROMETHEUS_URL, ALERTMANAGER_URL,
- * ALERT_RECEIVER_URL and SPIKE_SCENARIO from the environment (compose's spike service sets them).
+ * Targets: the flags, else APP_URL, PROMETHEUS_URL, ALERTMANAGER_URL, ALERT_RECEIVER_URL from the
+ * environment (compose's spike service sets them), else the native stack `deno task stack` runs
+ * from this checkout, else the default ports on 127.0.0.1 (see ./spike/endpoints.ts). --verify
+ * follows each expected alert to the webhook receiver too. SPIKE_SCENARIO names the scenario.
  * Only 127.0.0.1/localhost targets are allowed unless a host is named with --allow-host (or
  * SPIKE_ALLOW_HOSTS=app,prometheus,...): a scenario spends real money on a real gateway.
  * Exit codes: 0 done (and verified), 1 verification or traffic failed, 2 bad usage.
@@ -32,6 +34,7 @@ import {
   type Thresholds,
   TUTORIAL_THRESHOLDS,
 } from "./spike/traffic.ts";
+import { resolveTargets } from "./spike/endpoints.ts";
 import {
   describeAlert,
   type Endpoints,
@@ -75,7 +78,6 @@ function envIfAllowed(name: string): string | undefined {
 }
 
 const say = (line: string) => console.error(`spike: ${line}`);
-const trimSlash = (url: string) => url.replace(/\/+$/, "");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The app's own thresholds from /metrics, or the tutorial's when it cannot be read. */
@@ -207,16 +209,30 @@ async function main(args: string[]): Promise<number> {
     }
     : base;
 
-  const appUrl = trimSlash(values.url ?? envIfAllowed("APP_URL") ?? "http://127.0.0.1:8000");
+  const { targets, source } = await resolveTargets(
+    {
+      app: values.url,
+      prometheus: values.prometheus,
+      alertmanager: values.alertmanager,
+      receiver: values.receiver,
+    },
+    {
+      app: envIfAllowed("APP_URL"),
+      prometheus: envIfAllowed("PROMETHEUS_URL"),
+      alertmanager: envIfAllowed("ALERTMANAGER_URL"),
+      receiver: envIfAllowed("ALERT_RECEIVER_URL"),
+    },
+  );
+  const appUrl = targets.app;
   const endpoints: Endpoints = {
-    prometheus: trimSlash(
-      values.prometheus ?? envIfAllowed("PROMETHEUS_URL") ?? "http://127.0.0.1:9090",
-    ),
-    alertmanager: trimSlash(
-      values.alertmanager ?? envIfAllowed("ALERTMANAGER_URL") ?? "http://127.0.0.1:9093",
-    ),
-    receiver: (values.receiver ?? envIfAllowed("ALERT_RECEIVER_URL"))?.replace(/\/+$/, ""),
+    prometheus: targets.prometheus,
+    alertmanager: targets.alertmanager,
+    receiver: targets.receiver,
   };
+  say(
+    `stack (from ${source}): app ${appUrl}, Prometheus ${endpoints.prometheus}, ` +
+      `Alertmanager ${endpoints.alertmanager}, webhook receiver ${endpoints.receiver}`,
+  );
   const allowed = [
     ...values["allow-host"],
     ...(envIfAllowed("SPIKE_ALLOW_HOSTS") ?? "").split(",").map((h) => h.trim()).filter(Boolean),
@@ -324,8 +340,7 @@ async function main(args: string[]): Promise<number> {
         }) ` +
           `for ${
             scenario.expectedAlerts.map(describeAlert).join(", ")
-          } to fire in Prometheus and reach ` +
-          `Alertmanager${endpoints.receiver ? " and the webhook receiver" : ""}`,
+          } to fire in Prometheus and reach Alertmanager and the webhook receiver`,
       );
       const result = await waitForAlerts({
         endpoints,

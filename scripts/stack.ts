@@ -88,8 +88,8 @@ async function down(dataDir: string): Promise<void> {
 function printUrls(stack: RunningStack) {
   const rows: Array<[string, string | undefined, string]> = [
     ["app", stack.urls.app, "the inference API, /metrics, /health, /ready"],
-    ["prometheus", stack.urls.prometheus, "API only natively: /api/v1/query, /api/v1/targets"],
-    ["alertmanager", stack.urls.alertmanager, "API only natively: /api/v2/alerts"],
+    ["prometheus", stack.urls.prometheus, "no UI natively (/ lists the API): /api/v1/alerts"],
+    ["alertmanager", stack.urls.alertmanager, "no UI natively (/ lists the API): /api/v2/alerts"],
     ["alert-receiver", stack.urls.alertReceiver, "GET /alerts: what Alertmanager delivered"],
     ["jaeger", stack.urls.jaeger, "query API natively: /api/services, /api/traces"],
     ["otlp http", stack.urls.otlpHttp, "send OTLP here (/v1/traces, /v1/metrics, /v1/logs)"],
@@ -100,6 +100,11 @@ function printUrls(stack: RunningStack) {
     if (url) console.log(`  ${name.padEnd(15)} ${url.padEnd(34)} ${note}`.trimEnd());
   }
   console.log(`  data and logs   ${stack.dataDir}`);
+  if (stack.urls.app) {
+    console.log(
+      "Fire a cost alert end to end (about 7 minutes): ./scripts/deno task spike runaway-tenant --verify",
+    );
+  }
 }
 
 async function up(flags: {
@@ -114,7 +119,7 @@ async function up(flags: {
   const running = await readState(flags.dataDir);
   if (running && await processMatches(running.launcherPid, "stack.ts")) {
     say(
-      `a native stack is already running (launcher pid ${running.launcherPid}): deno task stack:down`,
+      `a native stack is already running (launcher pid ${running.launcherPid}): ./scripts/deno task stack:down`,
     );
     return 1;
   }
@@ -133,7 +138,7 @@ async function up(flags: {
     readyTimeoutMs: flags.timeoutSeconds * 1000,
     log: say,
   });
-  console.log("native stack ready (Ctrl-C or `deno task stack:down` stops it):");
+  console.log("native stack ready (Ctrl-C or `./scripts/deno task stack:down` stops it):");
   printUrls(stack);
 
   const stopRequested = Promise.withResolvers<Deno.Signal>();

@@ -146,6 +146,8 @@ export interface WaitOptions {
   /** Progress lines. */
   log: (line: string) => void;
   intervalMs?: number;
+  /** While nothing changes, the state is repeated this often, with the time left (default 15 s). */
+  heartbeatMs?: number;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   fetch?: typeof fetch;
@@ -162,6 +164,13 @@ export async function waitForAlerts(options: WaitOptions): Promise<{
   const progress: AlertProgress[] = options.expected.map((expected) => ({ expected }));
   let lastError: string | undefined;
   let lastReport = "";
+  let lastLogAt = now();
+  const log = (line: string) => {
+    options.log(line);
+    lastLogAt = now();
+  };
+  const left = () => `${Math.max(0, Math.ceil((options.deadline - now()) / 1000))} s left`;
+  const heartbeatDue = () => now() - lastLogAt >= (options.heartbeatMs ?? 15_000);
   while (true) {
     try {
       await observe(options.endpoints, progress, now(), options.fetch);
@@ -179,11 +188,14 @@ export async function waitForAlerts(options: WaitOptions): Promise<{
             : "not yet"
         }`
       ).join("; ");
-      if (report !== lastReport) options.log(report);
+      if (report !== lastReport) log(report);
+      else if (heartbeatDue()) log(`still ${report} (${left()})`);
       lastReport = report;
       if (complete(progress, options.endpoints)) return { ok: true, progress };
     } catch (error) {
-      lastError = error instanceof Error ? error.message : String(error);
+      const message = error instanceof Error ? error.message : String(error);
+      if (message !== lastError || heartbeatDue()) log(`cannot ask yet: ${message} (${left()})`);
+      lastError = message;
     }
     if (now() >= options.deadline) return { ok: false, progress, lastError };
     await sleep(Math.min(options.intervalMs ?? 2_000, Math.max(0, options.deadline - now())));

@@ -3,7 +3,7 @@
  * the same config files, commands and environment, rendered by ./render.ts (host names and ports,
  * container paths) into a data folder. Grafana and the spike profile are compose-only.
  */
-import { dirname, join, normalize } from "node:path";
+import { basename, dirname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type StackBinaries, stackBinaries } from "./binaries.ts";
 import {
@@ -24,7 +24,13 @@ import {
   type PortMap,
   randomPortMap,
 } from "./ports.ts";
-import { type Component, spawnComponent, stopComponents, waitReady } from "./processes.ts";
+import {
+  type Component,
+  spawnComponent,
+  stopComponents,
+  waitDone,
+  waitReady,
+} from "./processes.ts";
 import { type RenderContext, renderString, renderYaml } from "./render.ts";
 
 /** The repository root (this file is scripts/stack/launcher.ts). */
@@ -90,7 +96,12 @@ export interface NativeServicePlan {
   /** Only the variables compose sets (rendered), not the inherited environment. */
   env: Record<string, string>;
   cwd: string;
-  readyUrl: string;
+  /**
+   * A one-shot (another service waits for it with `service_completed_successfully`): it must exit
+   * 0 before its dependents start, and has no URL to poll.
+   */
+  oneShot: boolean;
+  readyUrl?: string;
   /** Config files rendered for this service (absolute paths). */
   renderedFiles: string[];
 }
@@ -122,6 +133,38 @@ function binaryFor(service: NativeService, binaries: StackBinaries): string {
 
 /** The collector image cannot run a healthcheck (no shell), so its probe is named here. */
 const COLLECTOR_HEALTH = { port: 13133, path: "/" };
+
+/** Services whose links must open in a browser: their --web.external-url is the native URL. */
+const EXTERNAL_URL_PORTS: Partial<Record<NativeService, number>> = {
+  prometheus: 9090,
+  alertmanager: 9093,
+};
+
+/**
+ * Prometheus built from its Go module has no UI assets and serves `static/mantine-ui/index.html`
+ * for every UI path (a raw error when missing): this page says so and lists the API.
+ */
+const PROMETHEUS_PAGE = join(REPO_ROOT, "scripts/stack/module-ui/prometheus.html");
+
+/**
+ * Where that Prometheus looks for the page: under its working directory, or under web/ui/ when
+ * the directory is named `prometheus` (it takes that for its own repository).
+ */
+export function prometheusPagePath(cwd: string): string {
+  const prefix = basename(cwd) === "prometheus" ? "web/ui/static" : "static";
+  return join(cwd, prefix, "mantine-ui/index.html");
+}
+
+/** Names of the services some other service waits for with `service_completed_successfully`. */
+export function oneShotServices(compose: ComposeFile): Set<string> {
+  const names = new Set<string>();
+  for (const service of Object.values(compose.services)) {
+    for (const [name, { condition }] of Object.entries(service.depends_on)) {
+      if (condition === "service_completed_successfully") names.add(name);
+    }
+  }
+  return names;
+}
 
 async function renderInto(
   source: string,
@@ -164,6 +207,7 @@ export async function planStack(options: {
 }): Promise<NativeServicePlan[]> {
   const compose = options.compose ?? await loadStackCompose(REPO_ROOT);
   const lookup = await interpolationLookup(REPO_ROOT);
+  const oneShots = oneShotServices(compose);
   const plans: NativeServicePlan[] = [];
   for (const name of options.services) {
     const service = compose.services[name];
@@ -196,9 +240,16 @@ export async function planStack(options: {
     for (const [source, target] of toRender) {
       renderedFiles.push(...await renderInto(source, target, context));
     }
-    const args = (service.command ?? []).map((arg) =>
+    let args = (service.command ?? []).map((arg) =>
       renderString(interpolate(arg, lookup), context)
     );
+    const externalPort = EXTERNAL_URL_PORTS[name];
+    if (externalPort !== undefined) {
+      args = [
+        ...args.filter((arg) => !arg.startsWith("--web.external-url=")),
+        `--web.external-url=http://127.0.0.1:${options.ports[name][externalPort]}`,
+      ];
+    }
     const env = Object.fromEntries(
       Object.entries(serviceEnvironment(service, lookup))
         .map((
@@ -213,18 +264,28 @@ export async function planStack(options: {
         options.appEnv,
       );
     }
+    const oneShot = oneShots.has(name);
     const health = healthcheckTarget(service) ??
       (name === "otel-collector" ? COLLECTOR_HEALTH : undefined);
-    if (!health) throw new Error(`stack/compose.yaml: ${name} has no healthcheck URL to poll`);
+    if (!health && !oneShot) {
+      throw new Error(`stack/compose.yaml: ${name} has no healthcheck URL to poll`);
+    }
     const cwd = service.working_dir ? REPO_ROOT : join(options.dataDir, "run", name);
     await Deno.mkdir(cwd, { recursive: true });
+    if (name === "prometheus") {
+      const page = prometheusPagePath(cwd);
+      await Deno.mkdir(dirname(page), { recursive: true });
+      await Deno.copyFile(PROMETHEUS_PAGE, page);
+      renderedFiles.push(page);
+    }
     plans.push({
       name,
       binary: binaryFor(name, options.binaries),
       args,
       env,
       cwd,
-      readyUrl: `http://127.0.0.1:${options.ports[name][health.port]}${health.path}`,
+      oneShot,
+      readyUrl: health && `http://127.0.0.1:${options.ports[name][health.port]}${health.path}`,
       renderedFiles,
     });
   }
@@ -329,7 +390,12 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       });
       await Deno.writeTextFile(statePath, JSON.stringify(state, null, 2));
       await Promise.all(started.map(async ({ component, plan }) => {
-        await waitReady(component, plan.readyUrl, deadline);
+        if (plan.oneShot) {
+          await waitDone(component, deadline);
+          log(`${component.name} done`);
+          return;
+        }
+        await waitReady(component, plan.readyUrl!, deadline);
         log(`${component.name} ready at ${plan.readyUrl}`);
       }));
     }
@@ -341,8 +407,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   state.urls = urls;
   await Deno.writeTextFile(statePath, JSON.stringify(state, null, 2));
 
+  // A one-shot has exited already, as it should: only the long-running ones count.
+  const longRunning = components.filter((c) => !plans.find((p) => p.name === c.name)?.oneShot);
   const firstExit = Promise.race(
-    components.map((component) => component.status.then(() => component)),
+    longRunning.map((component) => component.status.then(() => component)),
   );
   return {
     urls,

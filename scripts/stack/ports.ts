@@ -10,6 +10,7 @@ export const NATIVE_SERVICES = [
   "otel-collector",
   "jaeger",
   "prometheus",
+  "alertmanager-config",
   "alertmanager",
   "alert-receiver",
   "app",
@@ -29,6 +30,8 @@ export const DEFAULT_NATIVE_PORTS: PortMap = {
   "otel-collector": { 4317: 4317, 4318: 4318, 8888: 8888, 13133: 13133 },
   jaeger: { 4317: 14317, 4318: 14318, 8888: 18888, 13133: 13134, 16685: 16685, 16686: 16686 },
   prometheus: { 9090: 9090 },
+  // A one-shot that renders Alertmanager's config: it listens on nothing.
+  "alertmanager-config": {},
   alertmanager: { 9093: 9093 },
   "alert-receiver": { 9095: 9095 },
   app: { 8000: 8000 },
@@ -69,7 +72,7 @@ export function assertPortsFree(map: PortMap, services: readonly NativeService[]
         if (error instanceof Deno.errors.AddrInUse) {
           throw new Error(
             `port ${port} on 127.0.0.1 (${service}'s ${containerPort}) is already in use: ` +
-              `stop what holds it (a stack already running? deno task stack:down) or use --random-ports`,
+              `stop what holds it (a stack already running? ./scripts/deno task stack:down) or use --random-ports`,
           );
         }
         throw error;

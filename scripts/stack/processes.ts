@@ -117,6 +117,31 @@ export async function waitReady(
 }
 
 /**
+ * Waits for a one-shot to exit 0; throws naming it, its exit and its log's tail if it fails or
+ * outlives the deadline (epoch ms).
+ */
+export async function waitDone(component: Component, deadline: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), Math.max(0, deadline - Date.now()));
+  });
+  const outcome = await Promise.race([component.status, timedOut]);
+  clearTimeout(timer);
+  if (outcome === "timeout") {
+    throw new Error(
+      `${component.name} did not finish in time (log ${component.logPath}):\n` +
+        await logTail(component.logPath),
+    );
+  }
+  if (!outcome.success) {
+    throw new Error(
+      `${component.name} ${describeExit(outcome)} (log ${component.logPath}):\n` +
+        await logTail(component.logPath),
+    );
+  }
+}
+
+/**
  * Sends TERM to every running component (last started first), waits up to graceMs for them to
  * exit, then KILLs the rest and waits for those too.
  */

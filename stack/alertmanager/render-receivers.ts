@@ -4,11 +4,16 @@
  * files beside the output, 0600, read by Alertmanager through `api_url_file` and
  * `auth_password_file`, so the rendered config holds none.
  *
- *   deno run --allow-read --allow-write --allow-env stack/alertmanager/render-receivers.ts \
- *     --out DIR [--in stack/alertmanager/alertmanager.yml]
+ *   deno run --allow-read --allow-write --allow-env=ALERT_* --ignore-env=LOG_STREAM,LOG_TOKENS \
+ *     --allow-sys=uid \
+ *     stack/alertmanager/render-receivers.ts --out DIR [--in stack/alertmanager/alertmanager.yml] \
+ *     [--owner UID:GID]
  *
  * Writes DIR/alertmanager.yml (and DIR/secrets/*). Run it where Alertmanager will read DIR at the
- * same path (paths in the output are absolute). Environment:
+ * same path (paths in the output are absolute). compose runs it as the one-shot service
+ * `alertmanager-config` before Alertmanager, `deno task stack` likewise. --owner gives the
+ * written files to Alertmanager's user when this runs as root (only root may give files away; as
+ * anyone else the files stay theirs, the user who then runs Alertmanager). Environment:
  *
  *   ALERT_SLACK_WEBHOOK_URL   Slack incoming webhook: every receiver also posts to Slack
  *   ALERT_SLACK_CHANNEL       optional channel override (#cost-alerts)
@@ -183,10 +188,16 @@ if (import.meta.main) {
     options: {
       in: { type: "string", default: join(import.meta.dirname ?? ".", "alertmanager.yml") },
       out: { type: "string" },
+      owner: { type: "string" },
     },
   });
   if (!values.out) {
     console.error("render-receivers: --out DIR is required");
+    Deno.exit(2);
+  }
+  const owner = values.owner === undefined ? undefined : /^(\d+):(\d+)$/.exec(values.owner);
+  if (owner === null) {
+    console.error(`render-receivers: --owner must be UID:GID, got ${values.owner}`);
     Deno.exit(2);
   }
   try {
@@ -204,6 +215,12 @@ if (import.meta.main) {
       await Deno.writeTextFile(secret.path, secret.content, { mode: 0o600 });
     }
     await Deno.writeTextFile(join(outDir, "alertmanager.yml"), config);
+    if (owner && Deno.uid() === 0) {
+      const [uid, gid] = [Number(owner[1]), Number(owner[2])];
+      for (const path of [join(outDir, "secrets"), ...secrets.map((s) => s.path)]) {
+        await Deno.chown(path, uid, gid);
+      }
+    }
     const channels = [settings.slack && "Slack", settings.email && "email"].filter(Boolean);
     console.error(
       `render-receivers: wrote ${join(outDir, "alertmanager.yml")} (webhook${

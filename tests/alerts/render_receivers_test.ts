@@ -126,3 +126,67 @@ Deno.test("a half-set email configuration is refused, naming what is missing", (
     /ALERT_SLACK_WEBHOOK_URL must be an http\(s\) URL/,
   );
 });
+
+/** Runs the script as compose's alertmanager-config service does (its flags, a clean env). */
+async function runScript(args: string[], env: Record<string, string>) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--allow-read=${SOURCE_DIR}`,
+      "--allow-write",
+      "--allow-env=ALERT_*",
+      "--ignore-env=LOG_STREAM,LOG_TOKENS",
+      "--allow-sys=uid",
+      join(SOURCE_DIR, "render-receivers.ts"),
+      ...args,
+    ],
+    cwd: REPO_ROOT,
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+Deno.test("run as a one-shot it writes the config, gives the secrets to --owner when root, and amtool accepts it", async () => {
+  const outDir = await Deno.makeTempDir({ prefix: "ict-am-oneshot-" });
+  try {
+    const { code, stderr } = await runScript(
+      [`--in=${join(SOURCE_DIR, "alertmanager.yml")}`, `--out=${outDir}`, "--owner=65534:65534"],
+      { ALERT_SLACK_WEBHOOK_URL: "https://hooks.slack.example/services/T0/B0/x" },
+    );
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /wrote .*alertmanager\.yml \(webhook \+ Slack\)/);
+    // Only root may give files away; anyone else keeps them, and runs Alertmanager as themselves.
+    const expectedUid = Deno.uid() === 0 ? 65534 : Deno.uid();
+    const secret = await Deno.stat(join(outDir, "secrets/slack_webhook_url"));
+    assert.equal(secret.uid, expectedUid);
+    assert.equal(secret.mode! & 0o777, 0o600);
+    assert.equal((await Deno.stat(join(outDir, "secrets"))).uid, expectedUid);
+    assert.equal((await Deno.stat(join(outDir, "alertmanager.yml"))).mode! & 0o044, 0o044);
+    const check = await new Deno.Command(amtool, {
+      args: ["check-config", join(outDir, "alertmanager.yml")],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(check.code, 0, new TextDecoder().decode(check.stdout));
+  } finally {
+    await Deno.remove(outDir, { recursive: true });
+  }
+});
+
+Deno.test("a malformed --owner or a bad ALERT_* setting exits 2 naming it, writing nothing", async () => {
+  const outDir = await Deno.makeTempDir({ prefix: "ict-am-oneshot-" });
+  try {
+    const owner = await runScript([`--out=${outDir}`, "--owner=nobody"], {});
+    assert.equal(owner.code, 2);
+    assert.match(owner.stderr, /--owner must be UID:GID, got nobody/);
+    const email = await runScript([`--out=${outDir}`], { ALERT_EMAIL_TO: "oncall@example.com" });
+    assert.equal(email.code, 2);
+    assert.match(email.stderr, /email alerts need ALERT_EMAIL_FROM and ALERT_SMTP_SMARTHOST/);
+    assert.deepEqual([...Deno.readDirSync(outDir)], []);
+  } finally {
+    await Deno.remove(outDir, { recursive: true });
+  }
+});

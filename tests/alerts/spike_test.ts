@@ -23,7 +23,12 @@ import {
   runTraffic,
   TUTORIAL_THRESHOLDS,
 } from "../../scripts/spike/traffic.ts";
-import { matches } from "../../scripts/spike/verify.ts";
+import { matches, waitForAlerts } from "../../scripts/spike/verify.ts";
+import {
+  DEFAULT_TARGETS,
+  nativeStackTargets,
+  resolveTargets,
+} from "../../scripts/spike/endpoints.ts";
 import { alertsOf, durationSeconds, loadRuleFiles, REPO_ROOT } from "./rule_files.ts";
 
 const ruleFiles = await loadRuleFiles();
@@ -236,4 +241,110 @@ Deno.test("the summary gives spend per tenant and model against each tenant's th
     "30.0000",
   ]);
   assert.deepEqual(row("total"), ["total", "220", "1", "45.0200"]);
+});
+
+Deno.test("the spike's targets: flags, then environment, then the running native stack, then defaults", async () => {
+  const native = () =>
+    Promise.resolve({
+      app: "http://127.0.0.1:18000",
+      prometheus: "http://127.0.0.1:19090",
+      alertmanager: "http://127.0.0.1:19093",
+      receiver: "http://127.0.0.1:19095",
+    });
+  const mixed = await resolveTargets(
+    { app: "http://127.0.0.1:7000/" },
+    { prometheus: "http://prometheus:9090" },
+    native,
+  );
+  assert.deepEqual(mixed.targets, {
+    app: "http://127.0.0.1:7000",
+    prometheus: "http://prometheus:9090",
+    alertmanager: "http://127.0.0.1:19093",
+    receiver: "http://127.0.0.1:19095",
+  });
+  assert.match(mixed.source, /native stack/);
+  const none = await resolveTargets({}, {}, () => Promise.resolve(undefined));
+  assert.deepEqual(none.targets, DEFAULT_TARGETS);
+  assert.match(none.source, /default ports/);
+  // All four given: the native stack is not even looked at.
+  const given = await resolveTargets({}, { ...DEFAULT_TARGETS }, () => {
+    throw new Error("looked");
+  });
+  assert.equal(given.source, "the flags and environment");
+});
+
+Deno.test("the native stack's URLs are read from its state file only while its Prometheus answers", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ict-spike-state-" });
+  const prometheus = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) =>
+      new URL(request.url).pathname === "/-/ready"
+        ? new Response("Prometheus Server is Ready.")
+        : new Response("not found", { status: 404 }),
+  );
+  try {
+    const urls = {
+      app: "http://127.0.0.1:18000",
+      prometheus: `http://127.0.0.1:${prometheus.addr.port}`,
+      alertmanager: "http://127.0.0.1:19093",
+      alertReceiver: "http://127.0.0.1:19095",
+    };
+    const file = `${dir}/stack.json`;
+    await Deno.writeTextFile(file, JSON.stringify({ launcherPid: 1, urls }));
+    assert.deepEqual(await nativeStackTargets(file), {
+      app: urls.app,
+      prometheus: urls.prometheus,
+      alertmanager: urls.alertmanager,
+      receiver: urls.alertReceiver,
+    });
+    await prometheus.shutdown();
+    assert.equal(await nativeStackTargets(file), undefined);
+    assert.equal(await nativeStackTargets(`${dir}/missing.json`), undefined);
+  } finally {
+    await prometheus.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("while it waits for an alert the spike reports progress at least every heartbeat, errors included", async () => {
+  let clock = 0;
+  let calls = 0;
+  const fakeFetch = ((input: string | URL | Request) => {
+    calls++;
+    const url = String(input);
+    if (calls <= 3) return Promise.reject(new TypeError("connection refused"));
+    if (url.endsWith("/api/v1/alerts")) {
+      return Promise.resolve(Response.json({ data: { alerts: [] } }));
+    }
+    if (url.endsWith("/api/v2/alerts")) return Promise.resolve(Response.json([]));
+    return Promise.resolve(Response.json({ alerts: [] }));
+  }) as typeof fetch;
+  const lines: Array<[number, string]> = [];
+  const result = await waitForAlerts({
+    endpoints: {
+      prometheus: "http://p",
+      alertmanager: "http://a",
+      receiver: "http://r",
+    },
+    expected: [{ alertname: "InferenceCostHigh", labels: { tenant: "t" } }],
+    deadline: 120_000,
+    log: (line) => lines.push([clock, line]),
+    intervalMs: 5_000,
+    heartbeatMs: 30_000,
+    now: () => clock,
+    sleep: (ms) => Promise.resolve(void (clock += ms)),
+    fetch: fakeFetch,
+  });
+  assert.equal(result.ok, false);
+  assert.match(lines[0][1], /^cannot ask yet: connection refused \(120 s left\)$/);
+  assert.ok(lines.some(([, line]) => line === 'InferenceCostHigh{tenant="t"}: not yet'));
+  assert.ok(
+    lines.some(([, line]) => /^still .*: not yet \(\d+ s left\)$/.test(line)),
+    lines.join("\n"),
+  );
+  // Never more than a heartbeat (plus one poll) without a line.
+  const times = [0, ...lines.map(([at]) => at), 120_000];
+  for (let i = 1; i < times.length; i++) {
+    assert.ok(times[i] - times[i - 1] <= 35_000, `silent from ${times[i - 1]} to ${times[i]}`);
+  }
 });

@@ -124,6 +124,7 @@ Deno.test({
           receiver: string;
           labels: Record<string, string>;
           annotations: Record<string, string>;
+          generatorURL: string;
         }
       >;
     };
@@ -138,6 +139,11 @@ Deno.test({
     const spend = Number(/^\$(\d+\.\d\d)\/hour$/.exec(alert.annotations.spend)?.[1]);
     assert.ok(spend > 10, alert.annotations.spend);
     assert.equal(alert.annotations.runbook_url, "alerts/RUNBOOK.md#inferencecosthigh");
+    // Its link opens on this machine: Prometheus's native address, answering a page.
+    assert.ok(alert.generatorURL.startsWith(`${prometheus}/graph?g0.expr=`), alert.generatorURL);
+    const linked = await fetch(alert.generatorURL);
+    assert.equal(linked.status, 200);
+    assert.match(await linked.text(), /built from its Go module/);
   } finally {
     await stack.stop();
   }

@@ -57,6 +57,29 @@ Deno.test({
         return result.data.result[0]?.value[1] === "1" ? true : undefined;
       });
 
+      // Built from their Go modules, Prometheus and Alertmanager have no UI: a page says so and
+      // lists the API, where a browser (or an alert's link) lands; their links use 127.0.0.1.
+      for (
+        const [url, api] of [
+          [`${stack.urls.prometheus}/`, "/api/v1/query"],
+          [`${stack.urls.prometheus}/graph?g0.expr=up`, "/api/v1/query"],
+          [`${stack.urls.alertmanager}/`, "/api/v2/alerts"],
+        ]
+      ) {
+        const page = await fetch(url);
+        assert.equal(page.status, 200, url);
+        assert.match(page.headers.get("content-type") ?? "", /^text\/html/, url);
+        const html = await page.text();
+        assert.match(html, /built from its Go module/, url);
+        assert.ok(html.includes(`href="${api}`), `${url} does not link ${api}`);
+      }
+      const flags = await fetchJson<{ data: Record<string, string> }>(
+        `${stack.urls.prometheus}/api/v1/status/flags`,
+      );
+      assert.equal(flags.data["web.external-url"], stack.urls.prometheus);
+      // compose's 35d, as Prometheus prints it.
+      assert.equal(flags.data["storage.tsdb.retention.time"], "5w");
+
       // Alertmanager: ready, single instance, routing to the alert receiver.
       const status = await fetchJson<{ cluster: { status: string }; config: { original: string } }>(
         `${stack.urls.alertmanager}/api/v2/status`,

@@ -2,7 +2,7 @@
  * The shipped deployment's security defaults, read from the very files compose runs: the app
  * container runs as a non-root user with narrow Deno permissions (and those permissions are
  * enough: the server starts and serves with exactly them), every published port binds to
- * 127.0.0.1 unless BIND_ADDRESS says otherwise, and Grafana is not open to anonymous editors.
+ * 127.0.0.1 unless BIND_ADDRESS says otherwise, and Grafana's anonymous users can only view.
  */
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
@@ -73,14 +73,16 @@ Deno.test("every port compose publishes binds to 127.0.0.1 unless BIND_ADDRESS i
   assert.ok(published >= 5, `only ${published} published ports found`);
 });
 
-Deno.test("Grafana has anonymous access off by default, viewer-only when on, no sign-up, a required admin password", async () => {
+Deno.test("Grafana lets anonymous users only view, allows no sign-up, and takes its admin password from the environment", async () => {
   const grafana = Object.entries(await compose()).find(([name]) => name.includes("grafana"));
   assert.ok(grafana, "compose has a Grafana service");
   const env = grafana[1].environment ?? {};
-  assert.match(env.GF_AUTH_ANONYMOUS_ENABLED ?? "false", /^(false|\$\{[A-Z_]+:-false\})$/);
-  assert.equal(env.GF_AUTH_ANONYMOUS_ORG_ROLE ?? "Viewer", "Viewer");
+  // Anonymous viewing is on by default (the port is on loopback unless BIND_ADDRESS says
+  // otherwise), and never more than Viewer.
+  assert.equal(env.GF_AUTH_ANONYMOUS_ORG_ROLE, "Viewer");
   assert.equal(String(env.GF_USERS_ALLOW_SIGN_UP), "false");
-  assert.match(env.GF_SECURITY_ADMIN_PASSWORD ?? "", /^\$\{[A-Z_]+:\?/, "no default password");
+  // admin/admin when unset, which Grafana asks to change at the first login (docs/stack.md, Grafana login).
+  assert.equal(env.GF_SECURITY_ADMIN_PASSWORD, "${GRAFANA_ADMIN_PASSWORD:-admin}");
 });
 
 Deno.test("the server starts and serves with exactly the container's permissions", async () => {

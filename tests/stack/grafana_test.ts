@@ -55,10 +55,10 @@ Deno.test("the dashboard provider loads the folder compose mounts from dashboard
   );
 });
 
-Deno.test("grafana's admin password comes from the environment and anonymous users can only view", () => {
+Deno.test("grafana opens to anonymous viewers by default, admin password from the environment or admin", () => {
   const env = grafana.environment ?? {};
-  assert.match(env.GF_SECURITY_ADMIN_PASSWORD, /^\$\{GRAFANA_ADMIN_PASSWORD:\?/);
-  assert.equal(env.GF_AUTH_ANONYMOUS_ENABLED, "${GRAFANA_ANONYMOUS_ENABLED:-false}");
+  assert.equal(env.GF_SECURITY_ADMIN_PASSWORD, "${GRAFANA_ADMIN_PASSWORD:-admin}");
+  assert.equal(env.GF_AUTH_ANONYMOUS_ENABLED, "${GRAFANA_ANONYMOUS_ENABLED:-true}");
   assert.equal(env.GF_AUTH_ANONYMOUS_ORG_ROLE, "Viewer");
   assert.equal(env.GF_USERS_ALLOW_SIGN_UP, "false");
 });

@@ -58,6 +58,8 @@ export interface RawService {
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
   profiles?: string[];
+  user?: string;
+  restart?: string;
 }
 
 /** stack/compose.yaml's services, raw. */

@@ -9,7 +9,7 @@ import {
   parseMount,
   startLayers,
 } from "../../scripts/stack/compose.ts";
-import { planStack, REPO_ROOT } from "../../scripts/stack/launcher.ts";
+import { planStack, prometheusPagePath, REPO_ROOT } from "../../scripts/stack/launcher.ts";
 import {
   DEFAULT_NATIVE_PORTS,
   NATIVE_SERVICES,
@@ -163,14 +163,19 @@ Deno.test("native commands are compose's commands with addresses and paths rewri
       "--enable-feature=exemplar-storage",
       "--web.enable-lifecycle",
       "--web.enable-otlp-receiver",
+      "--storage.tsdb.retention.time=35d",
+      "--web.external-url=http://127.0.0.1:9090",
     ]);
     const rendered = parse(await Deno.readTextFile(prometheus.renderedFiles[0]));
     assert.deepEqual(rendered.rule_files, ["/rules/*.rules.yml"]);
     assert.equal(prometheus.readyUrl, "http://127.0.0.1:9090/-/ready");
-    assert.equal(
-      alertmanager.args[0],
-      `--config.file=${dataDir}/rendered/stack/alertmanager/alertmanager.yml`,
-    );
+    assert.deepEqual(alertmanager.args, [
+      `--config.file=${dataDir}/volumes/alertmanager-config/alertmanager.yml`,
+      `--storage.path=${dataDir}/volumes/alertmanager-data`,
+      "--web.listen-address=127.0.0.1:9093",
+      "--cluster.listen-address=",
+      "--web.external-url=http://127.0.0.1:9093",
+    ]);
     assert.deepEqual(receiver.args, [
       "run",
       "--allow-net=127.0.0.1:9095",
@@ -222,10 +227,77 @@ Deno.test("native start order follows compose's depends_on", async () => {
   const compose = await loadStackCompose(REPO_ROOT);
   const layers = startLayers(compose, NATIVE_SERVICES).map((layer) => [...layer].sort());
   assert.deepEqual(layers, [
-    ["alert-receiver", "jaeger", "prometheus"],
+    ["alert-receiver", "alertmanager-config", "jaeger", "prometheus"],
     ["alertmanager", "otel-collector"],
     ["app"],
   ]);
+});
+
+Deno.test("native links open in a browser: --web.external-url is each service's own native address", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "ict-render-" });
+  try {
+    const ports = randomPortMap();
+    const [prometheus, alertmanager] = await planStack({
+      binaries: {
+        prometheus: "/bin/prometheus",
+        alertmanager: "/bin/alertmanager",
+      } as StackBinaries,
+      ports,
+      dataDir,
+      services: ["prometheus", "alertmanager"],
+    });
+    const external = (args: string[]) => args.filter((a) => a.startsWith("--web.external-url="));
+    assert.deepEqual(external(prometheus.args), [
+      `--web.external-url=http://127.0.0.1:${ports.prometheus[9090]}`,
+    ]);
+    assert.deepEqual(external(alertmanager.args), [
+      `--web.external-url=http://127.0.0.1:${ports.alertmanager[9093]}`,
+    ]);
+    // Prometheus built from its module serves this page from its working directory for its UI.
+    const page = prometheusPagePath(prometheus.cwd);
+    assert.ok(prometheus.renderedFiles.includes(page));
+    assert.match(await Deno.readTextFile(page), /built from its Go module[\s\S]*\/api\/v1\/query/);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("the receivers one-shot runs compose's render-receivers command on native paths before Alertmanager", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "ict-render-" });
+  try {
+    const [render] = await planStack({
+      binaries: {} as StackBinaries,
+      ports: DEFAULT_NATIVE_PORTS,
+      dataDir,
+      services: ["alertmanager-config"],
+    });
+    assert.equal(render.oneShot, true);
+    assert.equal(render.readyUrl, undefined);
+    assert.equal(render.binary, Deno.execPath());
+    assert.equal(render.cwd, REPO_ROOT);
+    const source = `${dataDir}/rendered/stack/alertmanager`;
+    const out = `${dataDir}/volumes/alertmanager-config`;
+    assert.deepEqual(render.args, [
+      "run",
+      `--allow-read=${source}`,
+      `--allow-write=${out}`,
+      "--allow-env=ALERT_*",
+      "--ignore-env=LOG_STREAM,LOG_TOKENS",
+      "--allow-sys=uid",
+      "stack/alertmanager/render-receivers.ts",
+      `--in=${source}/alertmanager.yml`,
+      `--out=${out}`,
+      "--owner=65534:65534",
+    ]);
+    // The source it reads is the native rendering: the webhook on the receiver's native port.
+    const config = parse(await Deno.readTextFile(`${source}/alertmanager.yml`));
+    assert.equal(
+      config.receivers[0].webhook_configs[0].url,
+      `http://127.0.0.1:${DEFAULT_NATIVE_PORTS["alert-receiver"][9095]}/alerts`,
+    );
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });
 
 Deno.test("each native service has a health URL: compose's healthcheck, or the collector's extension", async () => {
