@@ -26,7 +26,7 @@ import llama3Tokenizer from "llama3-tokenizer-js";
 import { BytePairEncoder } from "../../src/tokens/bpe.ts";
 import { encoderFor } from "../../src/tokens/encodings.ts";
 import { compilePretokenizer } from "../../src/tokens/pretokenizer.ts";
-import { cjk, code, emoji, prose, randomBytes } from "../../tests/tokens/corpora.ts";
+import { cjk, code, emoji, prose, randomBytes } from "./corpora.ts";
 
 /** One contender's figure for one input: median and spread over rounds. */
 export interface Measurement {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Tiktoken as JsTiktoken } from "js-tiktoken/lite";
 import o200kRanks from "js-tiktoken/ranks/o200k_base";
 import { encoderFor } from "../../src/tokens/encodings.ts";
-import { CORPORA, Rng } from "./corpora.ts";
+import { CORPORA, Rng } from "../../scripts/bench/corpora.ts";
 import { reference, referenceIds } from "./reference.ts";
 
 const ENCODINGS = ["o200k_base", "cl100k_base"] as const;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import llama3Tokenizer from "llama3-tokenizer-js";
 import { type ChatMessage, countChatTokens, tokenCounter } from "../../src/tokens/count.ts";
 import { encoderFor } from "../../src/tokens/encodings.ts";
-import { CORPORA } from "./corpora.ts";
+import { CORPORA } from "../../scripts/bench/corpora.ts";
 import { referenceIds } from "./reference.ts";
 
 Deno.test("o200k_base counts the tutorial's prompt as 6 tokens and its reply as 10", () => {

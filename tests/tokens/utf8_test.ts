@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { encodeUtf8Into, maxUtf8Bytes } from "../../src/tokens/utf8.ts";
-import { randomUnicode } from "./corpora.ts";
+import { randomUnicode } from "../../scripts/bench/corpora.ts";
 
 function encode(text: string, start = 0, end = text.length): Uint8Array {
   const out = new Uint8Array(maxUtf8Bytes(end - start));

@@ -5,6 +5,7 @@
  */
 import type { Tools } from "./load.ts";
 import { cpuCount, loadAverage } from "./processes.ts";
+import type { TargetFigure, TargetId } from "./targets.ts";
 
 /** Settings and services of one benchmark run. */
 export interface BenchContext {
@@ -17,6 +18,10 @@ export interface BenchContext {
   readonly smoke: boolean;
   /** Rounds per scenario (contenders alternate within each round). */
   readonly rounds: number;
+  /** Rounds of the unpinned floor scenario (the method: two). */
+  readonly floorRounds: number;
+  /** Seconds per wrk run of the floor scenario (the method: 4). */
+  readonly floorSeconds: number;
   /** Seconds per measurement. */
   readonly seconds: number;
   /** Length of the steady-rate soak of scenario 5 (full mode only). */
@@ -25,6 +30,8 @@ export interface BenchContext {
   readonly cpus: { readonly server?: string; readonly load?: string };
   /** Contender to profile with --cpu-prof, if any. */
   readonly profile?: string;
+  /** Contenders to run in the floor scenario (all when absent). */
+  readonly contenders?: readonly string[];
   log(message: string): void;
 }
 
@@ -48,6 +55,8 @@ export interface ScenarioReport {
   readonly notes: readonly string[];
   /** Markdown placed after the notes as is (e.g. a sub-benchmark's own report). */
   readonly appendix?: string;
+  /** Figures for the targets table (lib/targets.ts) printed at the end of a run. */
+  readonly targets?: Partial<Record<TargetId, TargetFigure>>;
   /** Raw per-round numbers, for the JSON output. */
   readonly raw: unknown;
 }

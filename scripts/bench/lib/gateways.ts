@@ -132,13 +132,14 @@ async function probeStream(target: Target): Promise<string | undefined> {
 export function chatTarget(
   kind: GatewayKind,
   g: Pick<Gateways, "upstream" | "gateway" | "portkey">,
-  opts: { stream: boolean; maxTokens: number },
+  opts: { stream: boolean; maxTokens: number; includeUsage?: boolean },
 ): Target {
   const body = JSON.stringify({
     model: MODEL,
     messages: [{ role: "user", content: "Explain transformers in 3 sentences" }],
     max_tokens: opts.maxTokens,
     ...(opts.stream ? { stream: true } : {}),
+    ...(opts.includeUsage ? { stream_options: { include_usage: true } } : {}),
   });
   const json = { "content-type": "application/json" };
   switch (kind) {

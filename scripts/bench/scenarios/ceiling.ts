@@ -237,7 +237,8 @@ export const ceiling: Scenario = {
   },
 };
 
-async function profileTable(dir: string): Promise<Table> {
+/** The top of every CPU profile in `dir` as a table (self and inclusive time per function). */
+export async function profileTable(dir: string): Promise<Table> {
   const rows: string[][] = [];
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.name.endsWith(".cpuprofile")) continue;

@@ -1,5 +1,5 @@
 /**
- * Deterministic text corpora for the tokenizer tests and `scripts/bench/tokenizer.ts`: the
+ * Deterministic text corpora for `scripts/bench/tokenizer.ts` and the tokenizer tests: the
  * benchmark measures the same kinds of text the tests prove exact. Everything is generated from
  * a seed, so no download is needed and a failure reproduces.
  */
