@@ -5,6 +5,7 @@
  * Usage: deno task bench [--smoke] [--only=ceiling,gateway,…] [--rounds=N] [--seconds=N]
  *          [--soak-seconds=N] [--server-cpus=1] [--load-cpus=0] [--no-pin] [--profile=<contender>]
  *          [--floor-rounds=2] [--floor-seconds=4] [--contenders=gateway,proxy,…]
+ *          [--baseline=<another checkout>]
  *          [--json=out.json] [--markdown=out.md]
  *
  * --smoke runs each scenario for a second or two and checks only that it works (CI runs it through
@@ -85,6 +86,7 @@ export interface BenchOptions {
   readonly floorRounds?: number;
   readonly floorSeconds?: number;
   readonly contenders?: readonly string[];
+  readonly baseline?: string;
   readonly quiet?: boolean;
 }
 
@@ -104,6 +106,7 @@ export async function runBench(options: BenchOptions): Promise<ScenarioReport[]>
     floorRounds: options.floorRounds ?? (options.smoke ? 1 : 2),
     floorSeconds: options.floorSeconds ?? (options.smoke ? 1 : 4),
     contenders: options.contenders,
+    baseline: options.baseline,
     cpus: pin ? { server: options.serverCpus ?? "1", load: options.loadCpus ?? "0" } : {},
     profile: options.profile,
     log: options.quiet ? () => {} : (m) => console.error(m),
@@ -161,6 +164,7 @@ if (import.meta.main) {
       "floor-rounds": { type: "string" },
       "floor-seconds": { type: "string" },
       contenders: { type: "string" },
+      baseline: { type: "string" },
       json: { type: "string" },
       markdown: { type: "string" },
     },
@@ -180,6 +184,7 @@ if (import.meta.main) {
     floorRounds: num(values["floor-rounds"]),
     floorSeconds: num(values["floor-seconds"]),
     contenders: list(values.contenders),
+    baseline: values.baseline,
   });
   const tools = await findTools(new URL("../../", import.meta.url).pathname);
   const pin = values["no-pin"]

@@ -146,5 +146,8 @@ Deno.test("the targets table lists every target and names the scenario of one th
     markdown,
     /plain chat, gateway ÷ bare pass-through proxy \| \*\*0\.80×\*\* \| ≥ 0\.7× — met/,
   );
-  assert.match(markdown, /`\/metrics` render with 10,000 series \| not run \(--only=metrics\)/);
+  assert.match(
+    markdown,
+    /`\/metrics` render with 10,000 series \| not measured \(scenario metrics\)/,
+  );
 });

@@ -32,6 +32,8 @@ export interface BenchContext {
   readonly profile?: string;
   /** Contenders to run in the floor scenario (all when absent). */
   readonly contenders?: readonly string[];
+  /** Another checkout whose server the floor scenario also runs, for before/after figures. */
+  readonly baseline?: string;
   log(message: string): void;
 }
 

@@ -55,11 +55,19 @@ export async function startApp(
   ctx: BenchContext,
   name: string,
   env: Record<string, string>,
-  options: { script?: string; profile?: boolean; readyPath?: string; cpus?: string } = {},
+  options: {
+    script?: string;
+    profile?: boolean;
+    readyPath?: string;
+    cpus?: string;
+    /** Another checkout of the project to run the server from (default: this one). */
+    root?: string;
+  } = {},
 ): Promise<RunningServer> {
   const port = freePort();
+  const root = options.root ?? ctx.root;
   const profileDir = options.profile ? `${ctx.workDir}/profile-${name}` : undefined;
-  const args = ["run", ...startFlags(ctx.root)];
+  const args = ["run", ...startFlags(root)];
   if (profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
   args.push(options.script ?? "src/main.ts");
   const process = startProcess({
@@ -67,7 +75,7 @@ export async function startApp(
     command: Deno.execPath(),
     args,
     env: { ...baseEnv(), ...APP_DEFAULTS, ...ledgerEnv(ctx, name), ...env, PORT: String(port) },
-    cwd: ctx.root,
+    cwd: root,
     cpus: "cpus" in options ? options.cpus : ctx.cpus.server,
     logDir: ctx.workDir,
   });

@@ -98,7 +98,7 @@ export function targetsTable(
     headers: ["what", "measured", "target"],
     rows: TARGETS.map((t) => {
       const f = figures[t.id];
-      if (!f) return [t.what, `not run (--only=${t.scenario})`, t.target];
+      if (!f) return [t.what, `not measured (scenario ${t.scenario})`, t.target];
       const judged = judge && Number.isFinite(f.value);
       const verdict = judged ? (t.met(f.value) ? " — met" : " — missed") : "";
       return [t.what, `**${f.text}**`, `${t.target}${verdict}`];

@@ -12,7 +12,8 @@
  *
  * Each ratio pairs figures of the same round; CPU time per request of the server process (from
  * /proc, all its threads) is reported beside requests/s, as it moves less when a neighbour takes
- * a core.
+ * a core. `--baseline=<checkout>` also runs this server's contenders from another checkout of the
+ * project in the same rounds, so a change is measured before and after under the same load.
  */
 import type { BenchContext, Scenario, Table } from "../lib/context.ts";
 import { ratio } from "../lib/context.ts";
@@ -28,13 +29,18 @@ import { INFERENCE_BODY, profileTable } from "./ceiling.ts";
 /** Tokens per chat answer, plain or streamed (one chunk each, then the usage chunk). */
 export const FLOOR_TOKENS = 16;
 
-/** The server processes of the scenario (several contenders may share one). */
+/**
+ * The server processes of the scenario (several contenders may share one); this server's own are
+ * also started from the --baseline checkout, as `<id>@baseline`.
+ */
 type ServerId = "hono" | "inference" | "inference-traced" | "proxy" | "gateway";
+type ServerKey = ServerId | `${ServerId}@baseline`;
+const APP_SERVERS: readonly ServerId[] = ["inference", "inference-traced", "gateway"];
 
 interface Contender {
   readonly id: string;
   readonly label: string;
-  readonly server: ServerId;
+  readonly server: ServerKey;
   readonly request: "inference" | "chat" | "chat-stream";
 }
 
@@ -106,7 +112,7 @@ interface Sample {
 }
 
 interface Running {
-  readonly servers: Map<ServerId, RunningServer>;
+  readonly servers: Map<ServerKey, RunningServer>;
   readonly upstream?: RunningServer;
   readonly collector?: Collector;
 }
@@ -135,7 +141,7 @@ function target(c: Contender, server: RunningServer): Target {
   return {
     url: `${server.url}/v1/chat/completions`,
     method: "POST",
-    headers: c.server === "gateway" ? { ...json, "x-tenant-id": "team-search" } : json,
+    headers: c.server.startsWith("gateway") ? { ...json, "x-tenant-id": "team-search" } : json,
     body: chatBody(c.request === "chat-stream"),
   };
 }
@@ -143,13 +149,14 @@ function target(c: Contender, server: RunningServer): Target {
 /** Starts the processes the selected contenders need, none of them pinned. */
 async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<Running> {
   const needed = new Set(list.map((c) => c.server));
-  const servers = new Map<ServerId, RunningServer>();
+  const servers = new Map<ServerKey, RunningServer>();
   const unpinned = { cpus: undefined };
   let upstream: RunningServer | undefined;
   let collector: Collector | undefined;
   const running = () => ({ servers, upstream, collector });
   try {
-    if (needed.has("proxy") || needed.has("gateway")) {
+    const needs = (id: ServerId) => needed.has(id) || needed.has(`${id}@baseline`);
+    if (needs("proxy") || needs("gateway")) {
       upstream = await startBenchServer(
         ctx,
         "floor-upstream",
@@ -158,19 +165,23 @@ async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<
         unpinned,
       );
     }
-    if (needed.has("inference-traced")) {
+    if (needs("inference-traced")) {
       collector = await startCollector(ctx.root, ctx.workDir, undefined);
     }
     const app = async (id: ServerId, env: Record<string, string>) => {
-      const name = `floor-${id}`;
-      servers.set(
-        id,
-        await startApp(ctx, name, env, {
-          ...unpinned,
-          profile: ctx.profile === name,
-          readyPath: "/health",
-        }),
-      );
+      for (const [key, root] of [[id, ctx.root], [`${id}@baseline`, ctx.baseline]] as const) {
+        if (!root || !needed.has(key)) continue;
+        const name = `floor-${key.replace("@", "-")}`;
+        servers.set(
+          key,
+          await startApp(ctx, name, env, {
+            ...unpinned,
+            root,
+            profile: ctx.profile === name,
+            readyPath: "/health",
+          }),
+        );
+      }
     };
     if (needed.has("hono")) {
       servers.set(
@@ -184,9 +195,9 @@ async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<
         ),
       );
     }
-    if (needed.has("inference")) await app("inference", {});
-    if (needed.has("inference-traced")) {
-      await app("inference-traced", { OTEL_EXPORTER_OTLP_ENDPOINT: collector!.endpoint });
+    await app("inference", {});
+    if (collector) {
+      await app("inference-traced", { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint });
     }
     if (needed.has("proxy")) {
       servers.set(
@@ -196,7 +207,7 @@ async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<
         }, unpinned),
       );
     }
-    if (needed.has("gateway")) {
+    if (upstream) {
       const providersFile = `${ctx.workDir}/floor-providers.json`;
       await Deno.writeTextFile(
         providersFile,
@@ -255,17 +266,28 @@ async function measure(
   };
 }
 
+/** The contenders asked for, with this server's own also from the --baseline checkout. */
 function selected(ctx: BenchContext): Contender[] {
-  if (!ctx.contenders?.length) return [...FLOOR_CONTENDERS];
-  const unknown = ctx.contenders.filter((id) => !FLOOR_CONTENDERS.some((c) => c.id === id));
+  const all = [...FLOOR_CONTENDERS];
+  if (ctx.baseline) {
+    for (const c of FLOOR_CONTENDERS) {
+      if (!APP_SERVERS.includes(c.server as ServerId)) continue;
+      all.push({
+        id: `${c.id}@baseline`,
+        label: `${c.label} — baseline (${ctx.baseline})`,
+        server: `${c.server as ServerId}@baseline`,
+        request: c.request,
+      });
+    }
+  }
+  if (!ctx.contenders?.length) return all;
+  const unknown = ctx.contenders.filter((id) => !all.some((c) => c.id === id));
   if (unknown.length) {
     throw new Error(
-      `unknown contender ${unknown.join(", ")} (known: ${
-        FLOOR_CONTENDERS.map((c) => c.id).join(", ")
-      })`,
+      `unknown contender ${unknown.join(", ")} (known: ${all.map((c) => c.id).join(", ")})`,
     );
   }
-  return FLOOR_CONTENDERS.filter((c) => ctx.contenders!.includes(c.id));
+  return all.filter((c) => ctx.contenders!.includes(c.id));
 }
 
 /** Scenario 7. */
@@ -298,7 +320,7 @@ export const floor: Scenario = {
       await stopAll(r);
     }
     const profiled = [...r.servers.values()].find((s) => s.profileDir);
-    if (profiled) tables.unshift(await profileTable(profiled.profileDir!));
+    if (profiled) tables.unshift(await profileTable(profiled.profileDir!, profiled.readyMs));
 
     const cores = (s: Sample[], f: (x: Sample) => number | undefined) => {
       const v = median(s.map((x) => f(x) ?? NaN));
@@ -321,8 +343,8 @@ export const floor: Scenario = {
           formatSummary(summarize(s.map((x) => x.load.requestsPerSecond))),
           formatSummary(summarize(s.map((x) => x.cpuMicrosPerRequest)), 1),
           cores(s, (x) => x.serverCores),
-          c.server === "proxy" || c.server === "gateway" ? cores(s, (x) => x.upstreamCores) : "–",
-          c.server === "inference-traced" ? cores(s, (x) => x.collectorCores) : "–",
+          /^(proxy|gateway)/.test(c.server) ? cores(s, (x) => x.upstreamCores) : "–",
+          c.server.startsWith("inference-traced") ? cores(s, (x) => x.collectorCores) : "–",
           cores(s, (x) => x.load.toolCpu),
         ];
       }),
@@ -331,21 +353,24 @@ export const floor: Scenario = {
     const targets: Partial<Record<TargetId, TargetFigure>> = {};
     const ratioRows: string[][] = [];
     for (const q of RATIOS) {
-      const ours = samples.get(q.contender);
-      const base = samples.get(q.floor);
-      if (!ours?.length || !base?.length) continue;
-      const throughput = ours.map((s, i) =>
-        s.load.requestsPerSecond / base[i].load.requestsPerSecond
-      );
-      const cpu = ours.map((s, i) => base[i].cpuMicrosPerRequest / s.cpuMicrosPerRequest);
-      const value = median(throughput);
-      headline[`${q.what}, req/s`] = `${ratio(value)} (by CPU per request ${ratio(median(cpu))})`;
-      targets[q.target] = { value, text: ratio(value) };
-      ratioRows.push([
-        q.what,
-        `${ratio(value)} (${throughput.map(ratio).join(", ")})`,
-        `${ratio(median(cpu))} (${cpu.map(ratio).join(", ")})`,
-      ]);
+      for (const baseline of [false, true]) {
+        const ours = samples.get(baseline ? `${q.contender}@baseline` : q.contender);
+        const base = samples.get(q.floor);
+        if (!ours?.length || !base?.length) continue;
+        const throughput = ours.map((s, i) =>
+          s.load.requestsPerSecond / base[i].load.requestsPerSecond
+        );
+        const cpu = ours.map((s, i) => base[i].cpuMicrosPerRequest / s.cpuMicrosPerRequest);
+        const value = median(throughput);
+        const what = baseline ? `${q.what} — baseline` : q.what;
+        headline[`${what}, req/s`] = `${ratio(value)} (by CPU per request ${ratio(median(cpu))})`;
+        if (!baseline) targets[q.target] = { value, text: ratio(value) };
+        ratioRows.push([
+          what,
+          `${ratio(value)} (${throughput.map(ratio).join(", ")})`,
+          `${ratio(median(cpu))} (${cpu.map(ratio).join(", ")})`,
+        ]);
+      }
     }
     if (ratioRows.length) {
       tables.push({
