@@ -31,6 +31,7 @@ import { tokenization } from "./scenarios/tokenization.ts";
 import { metricsScale } from "./scenarios/metrics_scale.ts";
 import { coldStartScenario } from "./scenarios/cold_start.ts";
 import { floor } from "./scenarios/floor.ts";
+import { gcSettings } from "./scenarios/gc.ts";
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -41,6 +42,7 @@ export const SCENARIOS: readonly Scenario[] = [
   metricsScale,
   coldStartScenario,
   floor,
+  gcSettings,
 ];
 
 /** Finds the load tools, installing the cheap ones (scripts/bench/install-tools.sh). */

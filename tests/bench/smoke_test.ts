@@ -20,7 +20,7 @@ interface LoadSample {
   readonly errors: number;
 }
 
-Deno.test("the bench runs seven scenarios, in the documented order", () => {
+Deno.test("the bench runs eight scenarios, in the documented order", () => {
   assert.deepEqual(SCENARIOS.map((s) => s.id), [
     "ceiling",
     "gateway",
@@ -29,6 +29,7 @@ Deno.test("the bench runs seven scenarios, in the documented order", () => {
     "metrics",
     "cold-start",
     "floor",
+    "gc",
   ]);
 });
 
@@ -125,6 +126,17 @@ Deno.test("smoke: the floor scenario measures every contender against its floor 
     const figure = report.targets?.[id as keyof typeof report.targets];
     assert.ok(figure && figure.value > 0, `${id}: ${JSON.stringify(figure)}`);
   }
+});
+
+Deno.test("smoke: the gc scenario measures throughput and p99 for each young-generation setting", async () => {
+  const report = await smoke("gc");
+  const raw = report.raw as Record<string, { max: LoadSample; fixed: LoadSample }[]>;
+  assert.deepEqual(Object.keys(raw).sort(), ["inference/semi-4", "inference/shipped"]);
+  for (const [id, [sample]] of Object.entries(raw)) {
+    assert.ok(sample.max.requests > 0 && sample.fixed.requests > 0, id);
+    assert.equal(sample.max.errors + sample.fixed.errors, 0, id);
+  }
+  assert.equal(report.tables[0].rows.length, 2);
 });
 
 Deno.test("the targets table lists every target and names the scenario of one that did not run", () => {

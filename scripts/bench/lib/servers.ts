@@ -34,6 +34,24 @@ export function startFlags(root: string): string[] {
   return words.slice(run + 1, main);
 }
 
+/**
+ * `flags` with `v8` merged into their `--v8-flags` (one list: a second --v8-flags would not add
+ * to the first); a V8 flag given in `v8` replaces the same flag from `flags`.
+ */
+export function withV8Flags(flags: readonly string[], v8: readonly string[]): string[] {
+  if (v8.length === 0) return [...flags];
+  const nameOf = (flag: string) => flag.split("=")[0];
+  const names = new Set(v8.map(nameOf));
+  const given = flags.find((f) => f.startsWith("--v8-flags="));
+  const kept = given
+    ? given.slice("--v8-flags=".length).split(",").filter((f) => f && !names.has(nameOf(f)))
+    : [];
+  return [
+    ...flags.filter((f) => f !== given),
+    `--v8-flags=${[...kept, ...v8].join(",")}`,
+  ];
+}
+
 /** A ledger of its own in the work folder, so no run writes into the checkout's data/. */
 export function ledgerEnv(ctx: BenchContext, name: string): Record<string, string> {
   return { LEDGER_URL: `sqlite:${ctx.workDir}/ledger-${name.replace(/[^\w.-]+/g, "_")}.sqlite` };
@@ -62,12 +80,14 @@ export async function startApp(
     cpus?: string;
     /** Another checkout of the project to run the server from (default: this one). */
     root?: string;
+    /** V8 flags on top of the start task's, e.g. `--max-semi-space-size=32`. */
+    v8Flags?: readonly string[];
   } = {},
 ): Promise<RunningServer> {
   const port = freePort();
   const root = options.root ?? ctx.root;
   const profileDir = options.profile ? `${ctx.workDir}/profile-${name}` : undefined;
-  const args = ["run", ...startFlags(root)];
+  const args = ["run", ...withV8Flags(startFlags(root), options.v8Flags ?? [])];
   if (profileDir) args.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
   args.push(options.script ?? "src/main.ts");
   const process = startProcess({

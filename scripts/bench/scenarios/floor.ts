@@ -18,7 +18,7 @@
 import type { BenchContext, Scenario, Table } from "../lib/context.ts";
 import { ratio } from "../lib/context.ts";
 import { type Collector, startCollector } from "../lib/collector.ts";
-import { MODEL } from "../lib/gateways.ts";
+import { MODEL, writeProvidersFile } from "../lib/gateways.ts";
 import { assertClean, type LoadResult, maxThroughput, type Target } from "../lib/load.ts";
 import { type BenchProcess, measureCpu } from "../lib/processes.ts";
 import { type RunningServer, startApp, startBenchServer } from "../lib/servers.ts";
@@ -117,7 +117,8 @@ interface Running {
   readonly collector?: Collector;
 }
 
-function chatBody(stream: boolean): string {
+/** The chat request of the floor's contenders: 16 tokens, streamed with a usage chunk. */
+export function chatBody(stream: boolean): string {
   return JSON.stringify({
     model: MODEL,
     messages: [{ role: "user", content: "Explain transformers in 3 sentences" }],
@@ -208,19 +209,7 @@ async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<
       );
     }
     if (upstream) {
-      const providersFile = `${ctx.workDir}/floor-providers.json`;
-      await Deno.writeTextFile(
-        providersFile,
-        JSON.stringify({
-          providers: [{
-            name: "bench-upstream",
-            protocol: "openai",
-            base_url: `${upstream!.url}/v1`,
-            models: [MODEL],
-          }],
-        }),
-      );
-      await app("gateway", { PROVIDERS_FILE: providersFile });
+      await app("gateway", { PROVIDERS_FILE: await writeProvidersFile(ctx, upstream.url) });
     }
     return running();
   } catch (error) {
