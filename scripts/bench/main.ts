@@ -193,7 +193,7 @@ if (import.meta.main) {
     ? "off"
     : `server on CPU ${values["server-cpus"] ?? "1"}, load tools on CPU ${
       values["load-cpus"] ?? "0"
-    }`;
+    } (scenarios 7 and 8 never pin)`;
   const markdown = (await environmentHeader(tools, pin)) + "\n" +
     reports.map(markdownReport).join("\n") + "\n" + targetsMarkdown(reports, values.smoke);
   console.log(markdown);
