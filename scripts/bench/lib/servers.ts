@@ -23,6 +23,7 @@ export const APP_FLAGS = [
   "--allow-net",
   "--allow-env",
   "--allow-read",
+  "--allow-write",
   "--allow-sys",
 ];
 
@@ -50,7 +51,14 @@ export async function startApp(
     name,
     command: Deno.execPath(),
     args,
-    env: { ...baseEnv(), ...APP_DEFAULTS, ...env, PORT: String(port) },
+    env: {
+      ...baseEnv(),
+      ...APP_DEFAULTS,
+      // The ledger is on, as shipped, in this run's own folder (a contender may turn it off).
+      LEDGER_URL: `sqlite:${ctx.workDir}/ledger-${name}.sqlite`,
+      ...env,
+      PORT: String(port),
+    },
     cwd: ctx.root,
     cpus: options.cpus ?? ctx.cpus.server,
     logDir: ctx.workDir,

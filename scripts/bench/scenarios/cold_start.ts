@@ -46,6 +46,8 @@ async function coldStart(ctx: BenchContext, c: Contender, collector: Collector):
       ...baseEnv(),
       HOST: "127.0.0.1",
       NO_COLOR: "1",
+      // A fresh ledger each start: a cold start creates and migrates it, as a first start does.
+      LEDGER_URL: `sqlite:${ctx.workDir}/ledger-cold-${c.id}-${port}.sqlite`,
       ...c.env(collector),
       PORT: String(port),
     },
