@@ -205,6 +205,7 @@ Deno.test("the native app gets compose's environment with 127.0.0.1 addresses an
       OTEL_SERVICE_NAME: "inference-cost-tracker",
       // The ledger goes to the stack's own folder for the app's data volume, not the checkout.
       LEDGER_URL: `sqlite:${dataDir}/volumes/app-data/ledger.sqlite`,
+      JAEGER_UI_URL: "http://127.0.0.1:16686",
       LOG_LEVEL: "debug",
     });
     assert.ok(app.args.includes(`--allow-read=${REPO_ROOT},${dataDir}/volumes/app-data`));
