@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const { app, readiness, services } = built;
   try {
     const tenants = await restoreBudgets(services);
-    if (services.ledger) logger.info("budgets restored from the ledger", { tenants });
+    if (tenants !== null) logger.info("budgets restored from the ledger", { tenants });
   } catch (error) {
     // A ledger that cannot be read now (PostgreSQL down) must not keep the server from starting.
     logger.error("budgets could not be restored from the ledger; they start from zero", {

@@ -115,10 +115,11 @@ function openConfiguredLedger(config: Config, metrics: Metrics, logger: Logger):
 /**
  * Starts the budgets from the ledger's spend in the current hour, day and month, so a restart
  * never refills a budget (the memory store; Redis keeps its own spend, and the ledger is the
- * record to rebuild it from). Resolves to the number of tenants seeded.
+ * record to rebuild it from). Resolves to the number of tenants seeded, or null when there is no
+ * ledger or the store keeps its own spend.
  */
-export async function restoreBudgets(services: Services): Promise<number> {
-  if (!services.ledger || !services.budgets.seed) return 0;
+export async function restoreBudgets(services: Services): Promise<number | null> {
+  if (!services.ledger || !services.budgets.seed) return null;
   const now = services.now();
   const spend = await services.ledger.windowSpend(now.getTime());
   services.budgets.seed(spend, now);

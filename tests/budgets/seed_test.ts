@@ -98,3 +98,18 @@ Deno.test("at start-up the budgets read today's spend from the ledger, so a rest
     await cleanup();
   }
 });
+
+Deno.test("a store that keeps its own spend (Redis) is not seeded: replicas would count spend twice", async () => {
+  const { ledger, cleanup } = await tempLedger();
+  try {
+    await ledger.append(makeRow({ ts: now.getTime(), tenant: "team-chat" }));
+    const memory = createMemoryBudgetStore();
+    const { seed: _seed, ...withoutSeed } = memory;
+    const t = testApp({}, { ledger, budgets: withoutSeed, now: () => now });
+    assert.equal(await restoreBudgets(t.services), null);
+    assert.equal(await memory.spent("team-chat", "day", now), 0n);
+    assert.equal(await restoreBudgets(testApp({}, { now: () => now }).services), null);
+  } finally {
+    await cleanup();
+  }
+});
