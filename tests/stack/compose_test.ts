@@ -129,7 +129,7 @@ Deno.test("no service runs Deno with all permissions, and the app reads only its
     const command = service.command ?? [];
     assert.ok(!command.includes("-A") && !command.includes("--allow-all"), name);
   }
-  assert.ok(services.app.command?.includes("--allow-read=/app"));
+  assert.ok(services.app.command?.includes("--allow-read=/app,/app/data"));
   assert.ok(services["alert-receiver"].command?.includes("--allow-net=0.0.0.0:9095"));
 });
 

@@ -32,7 +32,8 @@ const CONTENDERS: readonly Contender[] = [
     args: (ctx) => ["run", ...startFlags(ctx.root), "src/main.ts"],
     env: (ctx, c) => ({
       ...SHIPPED_TRACING.env,
-      ...ledgerEnv(ctx, "cold-server"),
+      // A fresh ledger each start: a cold start creates and migrates it, as a first start does.
+      ...ledgerEnv(ctx, `cold-server-${crypto.randomUUID()}`),
       OTEL_EXPORTER_OTLP_ENDPOINT: c.endpoint,
     }),
   },
