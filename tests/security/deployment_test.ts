@@ -1,8 +1,9 @@
 /**
  * The shipped deployment's security defaults, read from the very files compose runs: the app
- * container runs as a non-root user with narrow Deno permissions (and those permissions are
- * enough: the server starts and serves with exactly them), every published port binds to
- * 127.0.0.1 unless BIND_ADDRESS says otherwise, and Grafana's anonymous users can only view.
+ * container runs as a non-root user with narrow Deno permissions, writing only its data volume
+ * (and those permissions are enough: the server starts and serves with exactly them), every
+ * published port binds to 127.0.0.1 unless BIND_ADDRESS says otherwise, and Grafana's anonymous
+ * users can only view.
  */
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
@@ -29,9 +30,15 @@ function denoFlags(args: readonly string[]): string[] {
   return args.slice(run + 1, script);
 }
 
+/** The one folder the app may write in a container: its data volume, where the ledger lives. */
+const DATA_WRITE = "--allow-write=/app/data";
+
 function assertNarrow(flags: string[], where: string): void {
   for (const broad of ["-A", "--allow-all", "--allow-write", "--allow-run", "--allow-ffi"]) {
-    assert.ok(!flags.some((f) => f === broad || f.startsWith(`${broad}=`)), `${where}: ${broad}`);
+    assert.ok(
+      !flags.some((f) => f !== DATA_WRITE && (f === broad || f.startsWith(`${broad}=`))),
+      `${where}: ${broad}`,
+    );
   }
   assert.ok(
     flags.some((f) => f.startsWith("--allow-read=")),
@@ -40,7 +47,7 @@ function assertNarrow(flags: string[], where: string): void {
   assert.ok(!flags.includes("--allow-read"), `${where}: unrestricted --allow-read`);
 }
 
-Deno.test("the app image runs as a non-root user with no write, run, FFI or unrestricted read permission", async () => {
+Deno.test("the app image runs as a non-root user with no run, FFI, unrestricted read or write permission, writing only its data volume", async () => {
   const dockerfile = await Deno.readTextFile(new URL("stack/app/Dockerfile", ROOT));
   const lines = dockerfile.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
   const users = lines.filter((l) => l.startsWith("USER "));
@@ -87,13 +94,23 @@ Deno.test("Grafana lets anonymous users only view, allows no sign-up, and takes 
 
 Deno.test("the server starts and serves with exactly the container's permissions", async () => {
   const app = (await compose()).app;
+  // The container's /app/data volume is a temporary folder here, holding this run's ledger.
+  const data = await Deno.makeTempDir({ prefix: "ict-deployment-" });
   const flags = denoFlags(app.command ?? []).map((f) =>
-    f.replace(/^--allow-read=\/app$/, `--allow-read=${new URL(".", ROOT).pathname}`)
+    f.replace(/^--allow-read=\/app$/, `--allow-read=${new URL(".", ROOT).pathname},${data}`)
+      .replace(DATA_WRITE, `--allow-write=${data}`)
   );
+  assert.ok(flags.includes(`--allow-write=${data}`), `no ${DATA_WRITE}: ${flags.join(" ")}`);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, "src/main.ts"],
     cwd: ROOT,
-    env: { PORT: "0", HOST: "127.0.0.1", NO_COLOR: "1" },
+    env: {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      NO_COLOR: "1",
+      LEDGER_URL: `sqlite:${data}/ledger.sqlite`,
+      LEDGER_OUTBOX: `${data}/ledger-outbox.sqlite`,
+    },
     stdout: "null",
     stderr: "piped",
   }).spawn();
@@ -124,5 +141,6 @@ Deno.test("the server starts and serves with exactly the container's permissions
     // Keep reading stderr until it closes: the shutdown lines need somewhere to go.
     while (!(await reader.read()).done) { /* drain */ }
     assert.equal((await child.status).code, 0);
+    await Deno.remove(data, { recursive: true });
   }
 });
