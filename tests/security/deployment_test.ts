@@ -97,9 +97,13 @@ Deno.test("the server starts and serves with exactly the container's permissions
   // The container's /app/data volume is a temporary folder here, holding this run's ledger.
   const data = await Deno.makeTempDir({ prefix: "ict-deployment-" });
   const flags = denoFlags(app.command ?? []).map((f) =>
-    f.replace(/^--allow-read=\/app$/, `--allow-read=${new URL(".", ROOT).pathname},${data}`)
+    f.replace(
+      /^--allow-read=\/app,\/app\/data$/,
+      `--allow-read=${new URL(".", ROOT).pathname},${data}`,
+    )
       .replace(DATA_WRITE, `--allow-write=${data}`)
   );
+  assert.ok(flags.includes(`--allow-read=${new URL(".", ROOT).pathname},${data}`), flags.join(" "));
   assert.ok(flags.includes(`--allow-write=${data}`), `no ${DATA_WRITE}: ${flags.join(" ")}`);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, "src/main.ts"],

@@ -141,7 +141,7 @@ Deno.test("no service runs Deno with all permissions, and the app reads only its
     const command = service.command ?? [];
     assert.ok(!command.includes("-A") && !command.includes("--allow-all"), name);
   }
-  assert.ok(services.app.command?.includes("--allow-read=/app"));
+  assert.ok(services.app.command?.includes("--allow-read=/app,/app/data"));
   assert.ok(services["alert-receiver"].command?.includes("--allow-net=0.0.0.0:9095"));
 });
 
@@ -285,7 +285,7 @@ Deno.test("each replica runs the app's command on the shared Redis budgets and P
     const env = replica.environment ?? {};
     // The app's own settings (OTLP endpoint, service name) and the shared stores on top.
     for (const [key, value] of Object.entries(services.app.environment ?? {})) {
-      assert.equal(env[key], value, `${name}.${key}`);
+      if (key !== "LEDGER_URL") assert.equal(env[key], value, `${name}.${key}`);
     }
     assert.equal(env.BUDGET_STORE, "redis", name);
     assert.equal(env.REDIS_URL, "redis://redis:6379", name);
@@ -344,15 +344,21 @@ Deno.test("Redis and PostgreSQL keep their data in volumes and are not published
 });
 
 Deno.test("the app writes its default ledger into a volume at /app/data, a folder the image makes for its non-root user", async () => {
-  const ledger = loadConfig({}).ledger;
-  assert.equal(ledger.kind, "sqlite");
-  const inContainer = posix.join(
-    services.app.working_dir ?? "",
-    ledger.kind === "sqlite" ? ledger.path : "",
-  );
-  assert.ok(inContainer.startsWith("/app/data/"), inContainer);
+  // Compose names the file by its absolute path (the native stack rewrites it to its volume)...
+  const composed = interpolate(services.app.environment?.LEDGER_URL ?? "", () => undefined);
+  // ...and the image alone (`docker run`) takes the server's default, relative to its WORKDIR.
+  const builtIn = loadConfig({}).ledger;
+  for (const ledger of [loadConfig({ LEDGER_URL: composed }).ledger, builtIn]) {
+    assert.equal(ledger.kind, "sqlite");
+    const path = posix.resolve(
+      services.app.working_dir ?? "",
+      ledger.kind === "sqlite" ? ledger.path : "",
+    );
+    assert.ok(path.startsWith("/app/data/"), path);
+  }
   assert.ok(services.app.volumes?.includes("app-data:/app/data"));
   assert.ok(services.app.command?.includes("--allow-write=/app/data"));
+  assert.equal(envExample.LEDGER_URL, composed, ".env.example shows the default");
   const lines = dockerfile.split("\n");
   const user = lines.indexOf("USER deno");
   const mkdir = lines.indexOf("RUN mkdir data");
