@@ -3,7 +3,8 @@
  * free loopback ports behind Debian's nginx running stack/nginx/replicas.conf, budgets in one
  * redis-server, the spend ledger in one PostgreSQL with each replica's own outbox. Mixed requests go
  * through the balancer; then every replica's /v1/spend equals the costs the clients were told, to
- * the picodollar, and a budget spent through the balancer is refused by every replica.
+ * the picodollar, and a budget spent through the balancer is refused by every replica. With no
+ * replica left, the balancer answers the API's JSON 503.
  */
 import assert from "node:assert/strict";
 import { isLosslessNumber, type LosslessNumber, parse } from "lossless-json";
@@ -189,6 +190,9 @@ Deno.test("three replicas behind nginx share the PostgreSQL ledger and the Redis
     );
     const ports = replicas.map((r) => Number(new URL(r.url).port));
     balancer = await startReplicasBalancer(ports, freePort());
+    // What compose's healthcheck of the balancer asks: a replica answers /ready through it.
+    const ready = await fetch(`${balancer.url}/ready`);
+    assert.equal(ready.status, 200, await ready.text());
     const expected = new Expected();
 
     // Mixed tenants, models and routes, CONCURRENCY at a time, all through the balancer.
@@ -272,6 +276,13 @@ Deno.test("three replicas behind nginx share the PostgreSQL ledger and the Redis
       reports.push(text);
     }
     assert.ok(reports.every((text) => text === reports[0]), "the replicas' reports differ");
+
+    // With every replica gone the balancer answers in the API's error shape, not an HTML page.
+    exitCodes = await Promise.all(replicas.splice(0).map((r) => r.stop()));
+    const { response, text } = await post(balancer.url, capped, "team-chat");
+    assert.equal(response.status, 503, text);
+    assert.equal(response.headers.get("retry-after"), "1");
+    assert.equal(JSON.parse(text).error.type, "overloaded");
     console.log(
       `replicas: ${REQUESTS} mixed requests + ${accepted} budgeted (${expected.refused} refused) ` +
         `over ${REPLICAS} replicas (${perReplica.join("/")} mixed, ${cappedPerReplica.join("/")} ` +
@@ -280,7 +291,7 @@ Deno.test("three replicas behind nginx share the PostgreSQL ledger and the Redis
     );
   } finally {
     await balancer?.stop();
-    exitCodes = await Promise.all(replicas.map((r) => r.stop()));
+    exitCodes.push(...await Promise.all(replicas.map((r) => r.stop())));
     await redis.stop();
     await postgres.destroy();
     await Deno.remove(dir, { recursive: true });
