@@ -1,8 +1,8 @@
 /**
- * `deno task screenshot`: starts a live-page server with a demo tenants file, sends it a burst of
- * requests of several tenants and models, opens the page in headless Chromium while more arrive,
- * and saves what the browser shows to docs/img/live-page.png. The picture is always made this
- * way, never drawn by hand.
+ * `deno task screenshot`: starts the real server (simulated model, its own temporary spend
+ * ledger) with a demo tenants file, sends it a burst of real requests of several tenants, models
+ * and routes, opens the page in headless Chromium while more arrive, and saves what the browser
+ * shows to docs/img/live-page.png. The picture is always made this way, never drawn by hand.
  */
 import { startLiveServer } from "./live/harness.ts";
 import type { RequestSpec } from "./live/harness.ts";
@@ -21,43 +21,51 @@ const DEMO_TENANTS = {
 };
 
 const TRAFFIC: readonly Omit<RequestSpec, "requestId">[] = [
-  { tenant: "team-search", model: "gpt-4o-mini", input: 2_400, cachedInput: 1_024, output: 310 },
-  { tenant: "team-chat", model: "claude-sonnet-4.5", input: 5_200, cacheWrite: 2_048, output: 880 },
+  { tenant: "team-search", model: "gpt-4o-mini", input: 2_400, output: 310 },
   {
     tenant: "team-chat",
     model: "claude-sonnet-4.5",
+    route: "/v1/messages",
+    input: 5_200,
+    output: 880,
+  },
+  { tenant: "team-internal", model: "gpt-4o", route: "/v1/responses", input: 4_000, output: 2_000 },
+  {
+    tenant: "team-chat",
+    model: "claude-sonnet-4.5",
+    route: "/v1/messages",
     input: 6_100,
-    cachedInput: 2_048,
     output: 1_020,
   },
-  { tenant: "team-internal", model: "gpt-5", input: 3_900, output: 2_400, reasoning: 1_600 },
   {
     tenant: "team-search",
     model: "gpt-4.1-mini",
+    route: "/v1/inference",
     input: 1_800,
     output: 240,
-    route: "/v1/inference",
   },
+  { tenant: "team-internal", model: "gpt-4o", route: "/v1/responses", input: 2_000, output: 1_000 },
   {
     tenant: "team-chat",
     model: "claude-haiku-4.5",
+    route: "/v1/messages",
     input: 900,
     output: 150,
-    route: "/v1/messages",
   },
-  { tenant: "team-internal", model: "gpt-5", input: 4_800, output: 3_100, reasoning: 2_200 },
   { tenant: "default", model: "llama-3.1-70b", input: 1_200, output: 400 },
+  // These arrive while the page is open.
+  { tenant: "team-search", model: "gpt-5", route: "/v1/responses", input: 3_900, output: 2_400 },
+  // team-internal is at 90 % of its $0.05 hourly budget: refused, and its bar turns red.
+  { tenant: "team-internal", model: "gpt-4o", route: "/v1/responses", input: 2_000, output: 1_000 },
+  // Worst case 64,000 output tokens, more than team-chat's whole hourly budget: refused alone.
   {
     tenant: "team-chat",
     model: "claude-sonnet-4.5",
-    input: 0,
-    output: 0,
-    status: "budget_exceeded",
-    errorType: "budget_exceeded",
+    route: "/v1/messages",
+    input: 2_000,
+    output: 64_000,
   },
-  { tenant: "team-search", model: "gpt-4o", input: 3_300, output: 500, status: "client_closed" },
-  { tenant: "team-internal", model: "gpt-5", input: 2_600, output: 1_900, reasoning: 1_100 },
-  { tenant: "team-search", model: "gpt-4o-mini", input: 2_100, cachedInput: 1_024, output: 280 },
+  { tenant: "team-search", model: "gpt-4o-mini", input: 2_100, output: 280 },
 ];
 
 async function main() {
@@ -65,7 +73,11 @@ async function main() {
   const tenantsFile = `${dir}/tenants.json`;
   await Deno.writeTextFile(tenantsFile, JSON.stringify(DEMO_TENANTS));
   const server = await startLiveServer({
-    env: { TENANTS_FILE: tenantsFile, JAEGER_UI_URL: "http://localhost:16686" },
+    env: {
+      TENANTS_FILE: tenantsFile,
+      LEDGER_URL: `sqlite:${dir}/ledger.sqlite`,
+      JAEGER_UI_URL: "http://localhost:16686",
+    },
   });
   const browser = await launchChromium();
   try {

@@ -14,6 +14,9 @@ import { registerAnthropicRoutes } from "./gateway/anthropic/route.ts";
 import { registerCountTokensRoute } from "./gateway/anthropic/count_tokens.ts";
 import { registerModelsRoutes } from "./routes/models.ts";
 import { type Readiness, registerOpsRoutes } from "./routes/ops.ts";
+import { registerSpendRoutes } from "./routes/spend.ts";
+import { registerLiveRoutes } from "./live/routes.ts";
+import { authorizeWithTenants } from "./live/access.ts";
 import { createServices, type ServiceOverrides, type Services } from "./services.ts";
 
 /** A built app and the services behind it. */
@@ -36,9 +39,27 @@ export function createApp(config: Config, overrides: ServiceOverrides = {}): Bui
   registerCountTokensRoute(app, services);
   registerModelsRoutes(app, services);
   registerOpsRoutes(app, services, readiness);
+  // Demo mode: open to any caller; with keys, an admin key sees every tenant, a tenant key its own.
+  const authorize = authorizeWithTenants(config.tenants);
+  registerSpendRoutes(app, {
+    ledger: services.ledger,
+    authorize,
+    now: () => services.now().getTime(),
+    billingAccount: config.serviceName,
+    logger: services.logger,
+  });
+  registerLiveRoutes(app, {
+    hub: services.live.hub,
+    data: services.live.data,
+    tenants: config.tenants,
+    authorize,
+    now: services.now,
+    jaegerUiUrl: config.jaegerUiUrl,
+    logger: services.logger,
+  });
 
   app.notFound((c) => {
-    const known = KNOWN_PATHS.has(c.req.path);
+    const known = KNOWN_PATHS.has(c.req.path) || c.req.path.startsWith("/v1/spend/requests/");
     const error = known
       ? new ApiError("method_not_allowed", `${c.req.method} is not allowed on ${c.req.path}`)
       : new ApiError("not_found", `no route ${c.req.method} ${c.req.path.slice(0, 200)}`);
@@ -63,4 +84,13 @@ const KNOWN_PATHS = new Set([
   "/health",
   "/ready",
   "/metrics",
+  "/v1/spend",
+  "/v1/spend/requests",
+  "/v1/spend/export",
+  "/",
+  "/live/summary",
+  "/live/events",
+  "/live/app.js",
+  "/live/style.css",
+  "/favicon.ico",
 ]);

@@ -1,31 +1,44 @@
 /**
- * Start-up: configuration → app → Deno.serve, and a graceful shutdown on SIGTERM/SIGINT (stop
- * accepting, finish in-flight requests, flush spans). Holds no logic of its own.
+ * Start-up: configuration → app (its ledger opened) → budgets restored from the ledger →
+ * Deno.serve, and a graceful shutdown on SIGTERM/SIGINT (stop accepting, end the live pages'
+ * streams, finish in-flight requests, flush spans, close the ledger). Holds no logic of its own.
  */
 import { ConfigError, configFromEnvironment } from "./config.ts";
-import { createApp } from "./app.ts";
+import { type BuiltApp, createApp } from "./app.ts";
+import { restoreBudgets } from "./services.ts";
 import { setupTracing } from "./telemetry/otel.ts";
 import { createLogger } from "./log.ts";
 import { batchedWriter } from "./log_batch.ts";
 import { counterFor } from "./usage/counting.ts";
 
-function main(): void {
+async function main(): Promise<void> {
   let config;
   try {
     config = configFromEnvironment();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(`inference-cost-tracker: configuration error: ${error.message}`);
-      Deno.exit(2);
-    }
-    throw error;
+    configurationError(error);
   }
   // One write per event-loop turn instead of one per request; flushed on every way out.
   const logOut = batchedWriter();
   addEventListener("unload", () => logOut.flush());
   const logger = createLogger(config.logLevel, logOut.write);
   const tracing = setupTracing(config);
-  const { app, readiness, services } = createApp(config, { tracer: tracing.tracer, logger });
+  let built: BuiltApp;
+  try {
+    built = createApp(config, { tracer: tracing.tracer, logger });
+  } catch (error) {
+    configurationError(error);
+  }
+  const { app, readiness, services } = built;
+  try {
+    const tenants = await restoreBudgets(services);
+    if (tenants !== null) logger.info("budgets restored from the ledger", { tenants });
+  } catch (error) {
+    // A ledger that cannot be read now (PostgreSQL down) must not keep the server from starting.
+    logger.error("budgets could not be restored from the ledger; they start from zero", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
   // Load every vocabulary the price table needs now, so no request pays for it.
   for (const price of config.prices.models.values()) counterFor(price).count("warm up");
   counterFor(undefined).count("warm up");
@@ -41,6 +54,7 @@ function main(): void {
         tenants: config.tenants.tenants.length,
         auth: config.tenants.keysConfigured ? "api_keys" : "demo",
         traces: tracing.pipeline,
+        ledger: config.ledger.kind,
       });
     },
   }, app.fetch);
@@ -54,12 +68,15 @@ function main(): void {
     const deadline = new Promise<"timeout">((resolve) =>
       setTimeout(() => resolve("timeout"), config.shutdownTimeoutMs)
     );
-    const drained = await Promise.race([
-      server.shutdown().then(() => "drained" as const),
-      deadline,
-    ]);
+    const shutdown = server.shutdown();
+    // Open live pages would hold the shutdown until its deadline; they reconnect to the next start.
+    services.live.hub.close();
+    const drained = await Promise.race([shutdown.then(() => "drained" as const), deadline]);
     await tracing.flush();
     await services.budgets.close();
+    // After the drain: every finished request's row is committed (PostgreSQL: shipped, or kept
+    // in the outbox for the next start).
+    await services.ledger?.close();
     logger.info("stopped", { result: drained });
     Deno.exit(0);
   };
@@ -68,4 +85,13 @@ function main(): void {
   }
 }
 
-main();
+/** Reports a configuration error (an invalid setting, an unusable ledger) and exits with 2. */
+function configurationError(error: unknown): never {
+  if (error instanceof ConfigError) {
+    console.error(`inference-cost-tracker: configuration error: ${error.message}`);
+    Deno.exit(2);
+  }
+  throw error;
+}
+
+await main();

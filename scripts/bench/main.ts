@@ -4,19 +4,24 @@
  *
  * Usage: deno task bench [--smoke] [--only=ceiling,gateway,…] [--rounds=N] [--seconds=N]
  *          [--soak-seconds=N] [--server-cpus=1] [--load-cpus=0] [--no-pin] [--profile=<contender>]
+ *          [--floor-rounds=2] [--floor-seconds=4] [--contenders=gateway,proxy,…]
+ *          [--baseline=<another checkout>]
  *          [--json=out.json] [--markdown=out.md]
  *
  * --smoke runs each scenario for a second or two and checks only that it works (CI runs it through
- * tests/bench/); it never judges a time. Load only ever goes to 127.0.0.1.
+ * tests/bench/); it never judges a time. Load only ever goes to 127.0.0.1. The run ends with the
+ * targets table (lib/targets.ts): every target's figure from this run.
  */
 import { parseArgs } from "node:util";
 import {
   type BenchContext,
   markdownReport,
+  markdownTable,
   runScenario,
   type Scenario,
   type ScenarioReport,
 } from "./lib/context.ts";
+import { targetsTable } from "./lib/targets.ts";
 import type { Tools } from "./lib/load.ts";
 import { cpuCount, loadAverage, taskset } from "./lib/processes.ts";
 import { ceiling } from "./scenarios/ceiling.ts";
@@ -25,6 +30,8 @@ import { streaming } from "./scenarios/streaming.ts";
 import { tokenization } from "./scenarios/tokenization.ts";
 import { metricsScale } from "./scenarios/metrics_scale.ts";
 import { coldStartScenario } from "./scenarios/cold_start.ts";
+import { floor } from "./scenarios/floor.ts";
+import { gcSettings } from "./scenarios/gc.ts";
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -34,6 +41,8 @@ export const SCENARIOS: readonly Scenario[] = [
   tokenization,
   metricsScale,
   coldStartScenario,
+  floor,
+  gcSettings,
 ];
 
 /** Finds the load tools, installing the cheap ones (scripts/bench/install-tools.sh). */
@@ -76,6 +85,10 @@ export interface BenchOptions {
   readonly serverCpus?: string;
   readonly loadCpus?: string;
   readonly profile?: string;
+  readonly floorRounds?: number;
+  readonly floorSeconds?: number;
+  readonly contenders?: readonly string[];
+  readonly baseline?: string;
   readonly quiet?: boolean;
 }
 
@@ -92,6 +105,10 @@ export async function runBench(options: BenchOptions): Promise<ScenarioReport[]>
     rounds: options.rounds ?? (options.smoke ? 1 : 5),
     seconds: options.seconds ?? (options.smoke ? 1 : 5),
     soakSeconds: options.soakSeconds ?? 300,
+    floorRounds: options.floorRounds ?? (options.smoke ? 1 : 2),
+    floorSeconds: options.floorSeconds ?? (options.smoke ? 1 : 4),
+    contenders: options.contenders,
+    baseline: options.baseline,
     cpus: pin ? { server: options.serverCpus ?? "1", load: options.loadCpus ?? "0" } : {},
     profile: options.profile,
     log: options.quiet ? () => {} : (m) => console.error(m),
@@ -111,6 +128,14 @@ export async function runBench(options: BenchOptions): Promise<ScenarioReport[]>
     else ctx.log(`work folder with profiles kept: ${workDir}`);
   }
   return reports;
+}
+
+/** The targets table of a run, from the figures its scenarios reported. */
+export function targetsMarkdown(reports: readonly ScenarioReport[], smoke: boolean): string {
+  const figures = Object.assign({}, ...reports.map((r) => r.targets ?? {}));
+  const table = targetsTable(figures, !smoke);
+  const note = smoke ? "\nSmoke run: smaller setups and rates, figures not judged.\n" : "";
+  return `### ${table.title}\n\n${markdownTable({ ...table, title: undefined })}\n${note}`;
 }
 
 /** A header naming the machine, the tools and the load, for the Markdown output. */
@@ -138,14 +163,19 @@ if (import.meta.main) {
       "server-cpus": { type: "string" },
       "load-cpus": { type: "string" },
       profile: { type: "string" },
+      "floor-rounds": { type: "string" },
+      "floor-seconds": { type: "string" },
+      contenders: { type: "string" },
+      baseline: { type: "string" },
       json: { type: "string" },
       markdown: { type: "string" },
     },
   });
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const list = (v: string | undefined) => v?.split(",").map((s) => s.trim()).filter(Boolean);
   const reports = await runBench({
     smoke: values.smoke,
-    only: values.only?.split(",").map((s) => s.trim()).filter(Boolean),
+    only: list(values.only),
     rounds: num(values.rounds),
     seconds: num(values.seconds),
     soakSeconds: num(values["soak-seconds"]),
@@ -153,15 +183,19 @@ if (import.meta.main) {
     serverCpus: values["server-cpus"],
     loadCpus: values["load-cpus"],
     profile: values.profile,
+    floorRounds: num(values["floor-rounds"]),
+    floorSeconds: num(values["floor-seconds"]),
+    contenders: list(values.contenders),
+    baseline: values.baseline,
   });
   const tools = await findTools(new URL("../../", import.meta.url).pathname);
   const pin = values["no-pin"]
     ? "off"
     : `server on CPU ${values["server-cpus"] ?? "1"}, load tools on CPU ${
       values["load-cpus"] ?? "0"
-    }`;
+    } (scenarios 7 and 8 never pin)`;
   const markdown = (await environmentHeader(tools, pin)) + "\n" +
-    reports.map(markdownReport).join("\n");
+    reports.map(markdownReport).join("\n") + "\n" + targetsMarkdown(reports, values.smoke);
   console.log(markdown);
   if (values.markdown) await Deno.writeTextFile(values.markdown, markdown);
   if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(reports, null, 2) + "\n");

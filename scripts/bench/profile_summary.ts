@@ -4,6 +4,7 @@
  * path of a benchmark; the flame graph itself opens in Chrome DevTools or speedscope.
  *
  * Usage: deno run --allow-read scripts/bench/profile_summary.ts <file.cpuprofile> [top=25] [filter]
+ *          [skip-ms=0]
  */
 
 /** One node of V8's sampled call tree. */
@@ -33,8 +34,11 @@ function frameName(node: ProfileNode): string {
   return `${functionName || "(anonymous)"} ${file ? `${file}:${lineNumber + 1}` : ""}`.trim();
 }
 
-/** Self and inclusive time per function, largest self time first. */
-export function summarizeProfile(profile: CpuProfile): FunctionCost[] {
+/**
+ * Self and inclusive time per function, largest self time first. `skipMs` leaves out the first
+ * milliseconds of the profile (start-up: loading vocabularies is not the request path).
+ */
+export function summarizeProfile(profile: CpuProfile, skipMs = 0): FunctionCost[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) {
@@ -43,10 +47,12 @@ export function summarizeProfile(profile: CpuProfile): FunctionCost[] {
   const selfTime = new Map<number, number>();
   let total = 0;
   const idle = profile.nodes.find((n) => n.callFrame.functionName === "(idle)")?.id;
+  let elapsedUs = 0;
   profile.samples.forEach((id, i) => {
-    // Idle time is the server waiting for load; shares are of the time spent working.
-    if (id === idle) return;
     const dt = Math.max(0, profile.timeDeltas[i] ?? 0);
+    elapsedUs += dt;
+    // Idle time is the server waiting for load; shares are of the time spent working.
+    if (id === idle || elapsedUs < skipMs * 1000) return;
     selfTime.set(id, (selfTime.get(id) ?? 0) + dt);
     total += dt;
   });
@@ -77,13 +83,14 @@ export function summarizeProfile(profile: CpuProfile): FunctionCost[] {
 }
 
 if (import.meta.main) {
-  const [path, topArg, filter] = Deno.args;
+  const [path, topArg, filter, skipArg] = Deno.args;
   if (!path) {
     console.error("usage: profile_summary.ts <file.cpuprofile> [top] [filter]");
     Deno.exit(2);
   }
   const top = Number(topArg ?? "25");
-  const costs = summarizeProfile(JSON.parse(await Deno.readTextFile(path)) as CpuProfile)
+  const profile = JSON.parse(await Deno.readTextFile(path)) as CpuProfile;
+  const costs = summarizeProfile(profile, Number(skipArg ?? "0"))
     .filter((c) => !filter || c.name.includes(filter));
   console.log("self %  total %  function");
   for (const c of costs.slice(0, top)) {

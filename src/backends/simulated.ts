@@ -55,18 +55,30 @@ function realisticText(seed: number, words: number): string {
   return out.join(" ") + ".";
 }
 
-/** The longest prefix of `text` (on code point boundaries) with at most `max` tokens. */
-function cutToTokens(text: string, max: number, count: (t: string) => number): string {
-  if (count(text) <= max) return text;
+/**
+ * The longest prefix of `text` (on code point boundaries) with at most `max` tokens, and its
+ * token count (so the reply is not counted again).
+ */
+function cutToTokens(
+  text: string,
+  max: number,
+  count: (t: string) => number,
+): { text: string; tokens: number } {
+  const whole = count(text);
+  if (whole <= max) return { text, tokens: whole };
   const points = Array.from(text);
   let lo = 0;
+  let loTokens = 0;
   let hi = points.length;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (count(points.slice(0, mid).join("")) <= max) lo = mid;
-    else hi = mid - 1;
+    const tokens = count(points.slice(0, mid).join(""));
+    if (tokens <= max) {
+      lo = mid;
+      loTokens = tokens;
+    } else hi = mid - 1;
   }
-  return points.slice(0, lo).join("");
+  return { text: points.slice(0, lo).join(""), tokens: loTokens };
 }
 
 const defaultSleep = (ms: number, signal: AbortSignal) =>
@@ -88,11 +100,11 @@ export function createSimulatedBackend(options: SimulatedOptions): Backend {
       ? `Response to: ${firstCodePoints(prompt, 50)}...`
       : realisticText(seedOf(`${request.model}\n${prompt}`), Math.max(1, request.maxTokens));
     const count = (t: string) => options.countTokens(request.model, t);
-    const text = cutToTokens(full, request.maxTokens, count);
+    const { text, tokens } = cutToTokens(full, request.maxTokens, count);
     const finishReason: "stop" | "length" = options.mode === "realistic" || text !== full
       ? "length"
       : "stop";
-    return { text, finishReason, tokens: count(text) };
+    return { text, finishReason, tokens };
   };
 
   return {

@@ -1,5 +1,8 @@
-/** In-process budget store: exact, atomic (one event loop), lost on restart, not shared. */
-import type { BudgetWindow } from "../tenants/tenants.ts";
+/**
+ * In-process budget store: exact, atomic (one event loop), not shared. Its spend is lost on
+ * restart unless seeded from the spend ledger at start-up (`seed`).
+ */
+import { BUDGET_WINDOWS, type BudgetWindow } from "../tenants/tenants.ts";
 import { type BudgetStore, limitedWindows, type Remaining, type ReserveResult } from "./store.ts";
 import { windowAt } from "./windows.ts";
 
@@ -60,5 +63,12 @@ export function createMemoryBudgetStore(): BudgetStore {
       return Promise.resolve(get(tenantId, windowAt(window, now).key));
     },
     close: () => Promise.resolve(),
+    seed(seeded, now) {
+      for (const [tenantId, windows] of seeded) {
+        for (const window of BUDGET_WINDOWS) {
+          if (windows[window] > 0n) add(tenantId, windowAt(window, now).key, windows[window]);
+        }
+      }
+    },
   };
 }

@@ -46,6 +46,12 @@ export interface BudgetStore {
   spent(tenantId: string, window: BudgetWindow, now: Date): Promise<bigint>;
   /** Releases connections; the memory store has none. */
   close(): Promise<void>;
+  /**
+   * Adds each tenant's spend so far in the windows containing `now` (read from the spend ledger
+   * at start-up), so a restart never refills a budget. Only the memory store has it: Redis keeps
+   * its spend across restarts itself, and several replicas seeding it would count spend twice.
+   */
+  seed?(spend: ReadonlyMap<string, Readonly<Record<BudgetWindow, bigint>>>, now: Date): void;
 }
 
 /** The windows a tenant has limits in, with their current spans. */

@@ -10,6 +10,7 @@
  * `internal_error`, never a stack trace.
  */
 import type { Context } from "hono";
+import { routePath } from "hono/route";
 import { ApiError, type ErrorRenderer } from "../http/errors.ts";
 import { presentedApiKey, requestIdOf } from "../http/request.ts";
 import { InferenceCall } from "../usage/call.ts";
@@ -35,6 +36,8 @@ export async function handleInference(
     services,
     requestIdOf(headers),
     operation,
+    // The registered path, not the URL: a bounded set of values for the ledger and the page.
+    routePath(c),
     headers.get("traceparent"),
   );
   const admitted = services.limits.enter();
@@ -122,14 +125,26 @@ export function authenticate(services: Services, headers: Headers): Principal | 
   return principal;
 }
 
+/** Who a gateway request is from: the tenant it bills and its API key's name (none in demo mode). */
+export interface Caller {
+  readonly tenant: Tenant;
+  readonly keyName?: string;
+}
+
 /**
- * The tenant a gateway request bills: its API key's (401 without a valid one when keys are
- * configured), or in demo mode the `x-tenant-id` header's, as these bodies have no tenant field.
+ * The caller of a gateway request: its API key's tenant and key name (401 without a valid key
+ * when keys are configured), or in demo mode the `x-tenant-id` header's tenant, as these bodies
+ * have no tenant field.
  */
-export function requestTenant(services: Services, headers: Headers): Tenant {
+export function requestCaller(services: Services, headers: Headers): Caller {
   const principal = authenticate(services, headers);
-  return principal?.tenant ??
-    services.config.tenants.byRequestedId(headers.get("x-tenant-id") ?? undefined);
+  if (principal) return { tenant: principal.tenant, keyName: principal.keyName };
+  return { tenant: services.config.tenants.byRequestedId(headers.get("x-tenant-id") ?? undefined) };
+}
+
+/** The tenant a gateway request bills (see {@link requestCaller}). */
+export function requestTenant(services: Services, headers: Headers): Tenant {
+  return requestCaller(services, headers).tenant;
 }
 
 /** What a route asks admission to check, whatever its protocol. */

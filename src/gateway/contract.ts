@@ -32,6 +32,11 @@ export interface ChatRequest {
   readonly includeUsage: boolean;
   /** The service tier the client asked for (OpenAI's `service_tier`), for the worst case. */
   readonly serviceTier?: string;
+  /**
+   * The end user the client named, for the spend ledger: OpenAI's `safety_identifier` (or the
+   * older `user`), Anthropic's `metadata.user_id`.
+   */
+  readonly endUser?: string;
 }
 
 /** The simulated model's answer in one API's shape. */

@@ -13,7 +13,7 @@ import type { ModelPrice } from "../pricing/pricing.ts";
 import { countChatTokens, type TokenCounter } from "../tokens/count.ts";
 import type { ModelRoute } from "../providers/providers.ts";
 import { type ChatApi, type ChatRequest, SIMULATED_DEFAULT_MAX_TOKENS } from "./contract.ts";
-import { admit, handleInference, modelRoute, requestTenant } from "./admission.ts";
+import { admit, handleInference, modelRoute, requestCaller } from "./admission.ts";
 import type { Turn } from "./endings.ts";
 import { proxy } from "./proxy.ts";
 import { simulate } from "./simulate.ts";
@@ -23,8 +23,9 @@ export function chatHandler(services: Services, api: ChatApi): (c: Context) => P
   return (c) =>
     handleInference(c, services, "chat", api.renderError, async (call) => {
       const headers = c.req.raw.headers;
-      const tenant = requestTenant(services, headers);
+      const { tenant, keyName } = requestCaller(services, headers);
       call.tenant = tenant;
+      call.keyName = keyName;
       const raw = await readJsonBody(
         c.req.raw,
         services.config.maxBodyBytes,
@@ -32,6 +33,7 @@ export function chatHandler(services: Services, api: ChatApi): (c: Context) => P
       );
       const request = api.parse(raw);
       call.requestModel = request.model;
+      call.endUser = request.endUser;
       call.maxTokens = request.maxTokens;
       refuseLongPrompt(services, request.messages.map((m) => m.content), "messages");
       let route: ModelRoute | undefined;

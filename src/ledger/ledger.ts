@@ -18,6 +18,7 @@ import { openWorkerReader } from "./sqlite_reader.ts";
 import { GroupCommitWriter } from "./writer.ts";
 import { openPostgresLedger } from "./postgres.ts";
 import { scheduleRetention } from "./retention.ts";
+import { liveSummary } from "./live.ts";
 
 export type { Ledger, LedgerOptions } from "./types.ts";
 
@@ -59,6 +60,7 @@ export function openSqliteLedger(
     page: (query) => recordsPage(db, query),
     record: (id) => recordById(db, id),
     scan: (filter) => scanChunks(db, filter),
+    summary: (query) => liveSummary(db, query),
     windowSpend: (nowMs) => windowSpend(db, nowMs),
     prune: retention.prune,
     backlog: () => 0,

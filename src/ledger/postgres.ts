@@ -31,6 +31,7 @@ import {
   windowSpend,
 } from "./queries.ts";
 import { scheduleRetention } from "./retention.ts";
+import { liveSummary } from "./live.ts";
 
 /** Rows per shipped batch: 30 columns × 500 rows stays well under PostgreSQL's 65,535 parameters. */
 export const SHIP_BATCH_ROWS = 500;
@@ -121,6 +122,7 @@ export function openPostgresLedger(config: PostgresConfig, options: LedgerOption
     page: (query) => recordsPage(db, query),
     record: (id) => recordById(db, id),
     scan: (filter) => scanChunks(db, filter),
+    summary: (query) => liveSummary(db, query),
     async windowSpend(nowMs) {
       if (!outbox) return windowSpend(db, nowMs);
       // Ship first, so PostgreSQL holds (nearly) everything; rows still local are added from the

@@ -101,7 +101,7 @@ function where(filter: RowFilter): { sql: string; params: SqlValue[] } {
 }
 
 /** Select-list items summing `expr` (picodollars) exactly under `alias`. */
-function costSum(dialect: Dialect, expr: string, alias: string): string {
+export function costSum(dialect: Dialect, expr: string, alias: string): string {
   if (dialect === "postgres") return `SUM(${expr}) AS ${alias}`;
   return [
     `SUM((${expr}) / 1000000000000) AS ${alias}_usd`,
@@ -113,7 +113,8 @@ function costSum(dialect: Dialect, expr: string, alias: string): string {
 const toBig = (v: unknown): bigint =>
   v === null || v === undefined ? 0n : BigInt(v as bigint | number | string);
 
-function readCostSum(dialect: Dialect, row: Record<string, unknown>, alias: string): bigint {
+/** The exact sum a {@link costSum} put under `alias` in a result row. */
+export function readCostSum(dialect: Dialect, row: Record<string, unknown>, alias: string): bigint {
   if (dialect === "postgres") return toBig(row[alias]);
   return toBig(row[`${alias}_usd`]) * 1_000_000_000_000n +
     toBig(row[`${alias}_micro`]) * 1_000_000n +

@@ -4,9 +4,10 @@ import type { LedgerMetrics } from "../telemetry/metrics.ts";
 import type { LedgerRow } from "./row.ts";
 import type { RecordsQuery, RowFilter, SpendQuery } from "./query.ts";
 import type { RecordsPage, SpendReport, WindowSpend } from "./queries.ts";
+import type { LiveData, LiveSummary, SummaryQuery } from "../live/data.ts";
 
-/** The ledger as the app, the spend routes and `deno task spend` use it. */
-export interface Ledger {
+/** The ledger as the app, the spend routes, the live page and `deno task spend` use it. */
+export interface Ledger extends LiveData {
   /** Where rows go: a SQLite file, or PostgreSQL through the outbox. */
   readonly store: "sqlite" | "postgres";
   /**
@@ -22,6 +23,8 @@ export interface Ledger {
   record(requestId: string): Promise<LedgerRow | null>;
   /** Every row of a filter, oldest first, in chunks of up to a few thousand (for exports). */
   scan(filter: RowFilter): AsyncIterable<readonly LedgerRow[]>;
+  /** The live page's snapshot: this hour's, day's and month's totals and the newest rows. */
+  summary(query: SummaryQuery): Promise<LiveSummary>;
   /** Each tenant's spend in the current hour, day and month: budgets start from it. */
   windowSpend(nowMs: number): Promise<WindowSpend>;
   /** Deletes rows past the retention period; resolves to how many (0 when keeping all). */

@@ -39,29 +39,25 @@ export interface LiveEvent {
   readonly errorType?: string;
 }
 
-/**
- * The fields of a usage record the page reads. A {@link UsageRecord} satisfies it; fields the
- * record may gain later (route, reasoning tokens) are read when present.
- */
-export type LiveRecordSource =
-  & Pick<
-    UsageRecord,
-    "requestId" | "tenant" | "modelLabel" | "costPico" | "status" | "usageSource" | "errorType"
-  >
-  & {
-    readonly usage: UsageRecord["usage"] & { readonly reasoningTokens?: number };
-    readonly route?: string;
-    readonly operation?: string;
-    readonly reasoningTokens?: number;
-  };
+/** The fields of a usage record the page reads. */
+export type LiveRecordSource = Pick<
+  UsageRecord,
+  | "requestId"
+  | "tenant"
+  | "modelLabel"
+  | "route"
+  | "usage"
+  | "costPico"
+  | "status"
+  | "usageSource"
+  | "errorType"
+>;
 
-/** What the sink knows beside the record: the finish time, the trace id and the route. */
+/** What the sink knows beside the record: the finish time and the trace id. */
 export interface LiveEventContext {
   readonly time: Date;
   /** The request span's trace id when it was sampled; an all-zero id counts as none. */
   readonly traceId?: string;
-  /** The route, when the record does not carry one. */
-  readonly route?: string;
 }
 
 const NO_TRACE = /^0*$/;
@@ -77,13 +73,13 @@ export function liveEventFromRecord(
     requestId: record.requestId,
     tenant: record.tenant.id,
     model: record.modelLabel,
-    route: record.route ?? context.route ?? record.operation ?? "",
+    route: record.route,
     tokens: {
       input: usage.inputTokens,
       cachedInput: usage.cachedInputTokens,
       cacheWrite: usage.cacheWriteTokens,
       output: usage.outputTokens,
-      reasoning: record.reasoningTokens ?? usage.reasoningTokens ?? 0,
+      reasoning: usage.reasoningTokens ?? 0,
     },
     costPico: record.costPico,
     status: record.status,

@@ -45,6 +45,11 @@ export interface LiveHub {
   subscribe(options?: SubscribeOptions): LiveSubscription;
   /** Open subscriptions (for tests and diagnostics). */
   readonly subscriberCount: number;
+  /**
+   * Ends every subscription, and any made later, so that open pages' streams end and a server
+   * shutting down is not held open by them (the pages reconnect to the next process).
+   */
+  close(): void;
 }
 
 /** Limits of a hub. */
@@ -64,6 +69,7 @@ export function createLiveHub(options: LiveHubOptions = {}): LiveHub {
   const history: SequencedEvent[] = new Array(historySize);
   const subscribers = new Set<Subscriber>();
   let seq = 0;
+  let closed = false;
 
   const idOf = (n: number) => `${bootId}.${n}`;
 
@@ -104,7 +110,12 @@ export function createLiveHub(options: LiveHubOptions = {}): LiveHub {
       );
       for (const e of replay ?? []) subscriber.offer(e);
       subscribers.add(subscriber);
+      if (closed) subscriber.close();
       return subscriber;
+    },
+    close() {
+      closed = true;
+      for (const subscriber of [...subscribers]) subscriber.close();
     },
   };
 }

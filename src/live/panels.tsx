@@ -99,7 +99,7 @@ const TenantCell: FC<{ kind: string; row: WireTenant | undefined }> = ({ kind, r
   const spend = BigInt(row.cost_pico);
   const alert = row.alert_threshold_pico === null ? null : BigInt(row.alert_threshold_pico);
   const budget = row.budget_pico === null ? null : BigInt(row.budget_pico);
-  const state: BarState = barState(spend, alert, budget);
+  const state: BarState = barState(spend, alert, budget, row.budget_refusals);
   const scale = barScale(alert, budget);
   return (
     <td data-window={kind} data-state={state}>

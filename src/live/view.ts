@@ -30,13 +30,23 @@ export function countText(n: number): string {
 export type BarState = "ok" | "warn" | "over";
 
 /**
- * The state of a spend against its limits: `over` at or past the budget (requests are refused),
- * `warn` at or past the alert threshold or 80 % of the budget, else `ok`.
+ * The state of a spend against its limits: `over` at or past the budget, or at 80 % of it or more
+ * once a budget has refused one of the tenant's requests in the window (reservations of the worst
+ * case keep accepted spend at or below a budget, so it seldom lands on it exactly; a refusal far
+ * below it was one oversized request, not a spent budget); `warn` at or past the alert threshold
+ * or 80 % of the budget; else `ok`.
  */
-export function barState(spend: bigint, alert: bigint | null, budget: bigint | null): BarState {
+export function barState(
+  spend: bigint,
+  alert: bigint | null,
+  budget: bigint | null,
+  budgetRefusals = 0,
+): BarState {
+  const near = budget !== null && spend * 10n >= budget * 8n;
   if (budget !== null && spend >= budget) return "over";
+  if (near && budgetRefusals > 0) return "over";
   if (alert !== null && spend >= alert) return "warn";
-  if (budget !== null && spend * 10n >= budget * 8n) return "warn";
+  if (near) return "warn";
   return "ok";
 }
 

@@ -41,7 +41,10 @@ export function registerInferenceRoute(app: Hono, services: Services): void {
       handleInference(c, services, "text_completion", renderNativeError, async (call) => {
         const headers = c.req.raw.headers;
         const principal = authenticate(services, headers);
-        if (principal) call.tenant = principal.tenant;
+        if (principal) {
+          call.tenant = principal.tenant;
+          call.keyName = principal.keyName;
+        }
         const raw = await readJsonBody(
           c.req.raw,
           services.config.maxBodyBytes,

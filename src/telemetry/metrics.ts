@@ -1,7 +1,8 @@
 /**
  * Every Prometheus metric the server exports, on one registry built per app (never a global, so a
- * reload or a test cannot register a metric twice). The registry renders OpenMetrics, the only
- * format prom-client allows exemplars in; exposition.ts derives the classic text format from it.
+ * reload or a test cannot register a metric twice). It is an OpenMetrics registry, the only kind
+ * prom-client allows exemplars in; exposition.ts renders it in both formats. Label objects given
+ * to a metric are never changed afterwards: the renderer caches each series' line by them.
  */
 import client from "prom-client";
 import type { PriceTable } from "../pricing/pricing.ts";

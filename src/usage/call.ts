@@ -70,6 +70,10 @@ export class InferenceCall {
   requestModel = "";
   price?: ModelPrice;
   tenant?: Tenant;
+  /** The authenticating API key's name, once known (never the key). */
+  keyName?: string;
+  /** The end user the request body named, once parsed. */
+  endUser?: string;
   maxTokens?: number;
   provider = "simulated";
   /** How the upstream call failed, when it did; counted in `inference_upstream_errors_total`. */
@@ -88,6 +92,8 @@ export class InferenceCall {
     private readonly services: CallServices,
     readonly requestId: string,
     readonly operation: Operation,
+    /** The HTTP route, e.g. `/v1/chat/completions`. */
+    readonly route: string,
     traceparent: string | null | undefined,
   ) {
     this.startedMs = services.clockMs();
@@ -157,11 +163,15 @@ export class InferenceCall {
       UsageRecord,
       | "requestId"
       | "operation"
+      | "route"
+      | "finishedAt"
       | "provider"
       | "requestModel"
       | "price"
       | "modelLabel"
       | "tenant"
+      | "keyName"
+      | "endUser"
       | "maxTokens"
       | "durationSeconds"
       | "upstreamErrorKind"
@@ -173,11 +183,15 @@ export class InferenceCall {
     return {
       requestId: this.requestId,
       operation: this.operation,
+      route: this.route,
+      finishedAt: this.services.now(),
       provider: this.provider,
       requestModel: this.requestModel,
       price: this.price,
       modelLabel: this.price?.id ?? UNKNOWN_MODEL_LABEL,
       tenant: this.tenant ?? OTHER_TENANT_PLACEHOLDER,
+      keyName: this.keyName,
+      endUser: this.endUser,
       maxTokens: this.maxTokens,
       durationSeconds: this.elapsedSeconds(),
       upstreamErrorKind: this.upstreamErrorKind,

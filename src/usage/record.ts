@@ -30,6 +30,10 @@ export interface UsageRecord {
    * (Responses too), `embeddings` for /v1/embeddings.
    */
   readonly operation: Operation;
+  /** The HTTP route that served it, e.g. `/v1/chat/completions`. */
+  readonly route: string;
+  /** When the request finished: the time every sink that keeps one (ledger, live page) uses. */
+  readonly finishedAt: Date;
   readonly provider: string;
   /** The model name as the client sent it. */
   readonly requestModel: string;
@@ -39,6 +43,13 @@ export interface UsageRecord {
   /** The `model` label: a priced id, or `unknown`. */
   readonly modelLabel: string;
   readonly tenant: Tenant;
+  /** The name of the API key that authenticated it (never the key); absent in demo mode. */
+  readonly keyName?: string;
+  /**
+   * The end user the client named: OpenAI's `safety_identifier` or `user`, Anthropic's
+   * `metadata.user_id`; absent when none.
+   */
+  readonly endUser?: string;
   readonly maxTokens?: number;
   /**
    * The tokens: input with its cache reads and writes (1-hour ones in `cacheWrite1hTokens`),

@@ -4,7 +4,7 @@
  * — never a time or a ratio.
  */
 import assert from "node:assert/strict";
-import { runBench, SCENARIOS } from "../../scripts/bench/main.ts";
+import { runBench, SCENARIOS, targetsMarkdown } from "../../scripts/bench/main.ts";
 import type { ScenarioReport } from "../../scripts/bench/lib/context.ts";
 
 async function smoke(id: string): Promise<ScenarioReport> {
@@ -20,7 +20,7 @@ interface LoadSample {
   readonly errors: number;
 }
 
-Deno.test("the bench runs six scenarios, in the documented order", () => {
+Deno.test("the bench runs eight scenarios, in the documented order", () => {
   assert.deepEqual(SCENARIOS.map((s) => s.id), [
     "ceiling",
     "gateway",
@@ -28,6 +28,8 @@ Deno.test("the bench runs six scenarios, in the documented order", () => {
     "tokenization",
     "metrics",
     "cold-start",
+    "floor",
+    "gc",
   ]);
 });
 
@@ -61,15 +63,20 @@ Deno.test("smoke: the gateway scenario measures every contender in all three mod
     }
   }
   assert.equal(report.tables.length, 3);
+  assert.ok(report.targets?.["gateway-p99-1000"]);
 });
 
 Deno.test("smoke: the streaming scenario times the first and last token through the gateway", async () => {
   const report = await smoke("streaming");
-  const raw = report.raw as Record<string, { ttftP50: number; ttltP50: number }[]>;
+  type Timing = { ttftP50: number; ttftP99: number; ttltP50: number };
+  const raw = report.raw as Record<string, Timing[]> & { tail: Record<string, Timing[]> };
   for (const kind of ["direct", "gateway"]) {
     const [s] = raw[kind];
     assert.ok(s.ttftP50 > 0 && s.ttltP50 >= s.ttftP50, `${kind}: ${JSON.stringify(s)}`);
+    const [t] = raw.tail[kind];
+    assert.ok(t.ttftP50 > 0 && t.ttftP99 >= t.ttftP50, `${kind} tail: ${JSON.stringify(t)}`);
   }
+  assert.ok(report.targets?.["stream-ttft-p99"]);
 });
 
 Deno.test("smoke: the tokenization scenario runs the tokenizer benchmark and includes its report", async () => {
@@ -88,6 +95,7 @@ Deno.test("smoke: the metrics scenario builds one series per model and tenant an
       .replaceAll(",", ""),
   );
   assert.equal(series, 10 * (10 + 1));
+  assert.ok(report.targets?.["metrics-render"]);
 });
 
 Deno.test("smoke: the cold-start scenario gets a priced answer from a fresh process", async () => {
@@ -95,4 +103,63 @@ Deno.test("smoke: the cold-start scenario gets a priced answer from a fresh proc
   const raw = report.raw as Record<string, number[]>;
   assert.ok(raw.server.length === 1 && raw.server[0] > 0);
   assert.ok(raw.bare.length === 1 && raw.bare[0] > 0);
+});
+
+Deno.test("smoke: the floor scenario measures every contender against its floor and reports the four ratios", async () => {
+  const report = await smoke("floor");
+  const raw = report.raw as Record<string, { load: LoadSample; cpuMicrosPerRequest: number }[]>;
+  assert.deepEqual(Object.keys(raw).sort(), [
+    "gateway",
+    "gateway-stream",
+    "hono",
+    "inference",
+    "inference-traced",
+    "proxy",
+    "proxy-stream",
+  ]);
+  for (const [id, [sample]] of Object.entries(raw)) {
+    assert.ok(sample.load.requests > 0, id);
+    assert.equal(sample.load.errors, 0, id);
+    assert.ok(sample.cpuMicrosPerRequest > 0, id);
+  }
+  for (const id of ["stream-vs-proxy", "plain-vs-proxy", "inference-vs-hono", "traced-vs-hono"]) {
+    const figure = report.targets?.[id as keyof typeof report.targets];
+    assert.ok(figure && figure.value > 0, `${id}: ${JSON.stringify(figure)}`);
+  }
+});
+
+Deno.test("smoke: the gc scenario measures throughput and p99 for each young-generation setting", async () => {
+  const report = await smoke("gc");
+  const raw = report.raw as Record<string, { max: LoadSample; fixed: LoadSample }[]>;
+  assert.deepEqual(Object.keys(raw).sort(), ["inference/semi-4", "inference/shipped"]);
+  for (const [id, [sample]] of Object.entries(raw)) {
+    assert.ok(sample.max.requests > 0 && sample.fixed.requests > 0, id);
+    assert.equal(sample.max.errors + sample.fixed.errors, 0, id);
+  }
+  assert.equal(report.tables[0].rows.length, 2);
+});
+
+Deno.test("the targets table lists every target and names the scenario of one that did not run", () => {
+  const markdown = targetsMarkdown([{
+    id: "floor",
+    title: "floor",
+    startedAt: "",
+    loadBefore: [0, 0, 0],
+    loadAfter: [0, 0, 0],
+    tables: [],
+    headline: {},
+    notes: [],
+    raw: {},
+    targets: { "plain-vs-proxy": { value: 0.8, text: "0.80×" } },
+  }], false);
+  const rows = markdown.split("\n").filter((l) => /^\| (?!what |--)/.test(l));
+  assert.equal(rows.length, 7);
+  assert.match(
+    markdown,
+    /plain chat, gateway ÷ bare pass-through proxy \| \*\*0\.80×\*\* \| ≥ 0\.7× — met/,
+  );
+  assert.match(
+    markdown,
+    /`\/metrics` render with 10,000 series \| not measured \(scenario metrics\)/,
+  );
 });

@@ -22,9 +22,6 @@ import {
   variableQueries,
 } from "../../dashboards/src/inventory.ts";
 
-const LEDGER_NOT_WIRED =
-  "the app does not write the spend ledger yet: no inference_ledger_* series";
-
 /** Queries that return nothing on this stack by design, with the reason. */
 const EMPTY_BY_DESIGN: Record<string, string> = {
   "ict-cost-overview / Upstream errors by provider and kind / A":
@@ -33,13 +30,6 @@ const EMPTY_BY_DESIGN: Record<string, string> = {
   "ict-stack-health / Spans exported and dropped / B":
     "no export to Jaeger fails: the collector creates otelcol_exporter_send_failed_spans at the " +
     "first failed export",
-  // The spend ledger's module is built but not yet on the request path: until it is, the app
-  // exports no inference_ledger_* series. Once it is, these queries return data and this test
-  // says so; then these four entries go.
-  "ict-cost-overview / Ledger and metrics, last hour / B": LEDGER_NOT_WIRED,
-  "ict-cost-overview / Ledger gap, last hour / A": LEDGER_NOT_WIRED,
-  "ict-cost-overview / Ledger outbox backlog / A": LEDGER_NOT_WIRED,
-  "ict-cost-overview / Ledger write errors, last hour / A": LEDGER_NOT_WIRED,
 };
 
 const TENANTS = ["team-search", "team-chat", "team-internal", "walk-in-customer"];

@@ -1,10 +1,12 @@
 /**
  * SIGTERM under load, against the real server: requests in flight when the signal arrives all
- * complete, no new request is served after it, the process exits 0, and the spans of the last
+ * complete, no new request is served after it, the process exits 0, the spans of the last
  * requests really reach the OTLP receiver (Deno has lost telemetry emitted around a signal
- * handler before: denoland/deno#31242).
+ * handler before: denoland/deno#31242), and every answered request is in the spend ledger. An
+ * open live page does not hold the shutdown.
  */
 import assert from "node:assert/strict";
+import { openSqliteLedger } from "../../src/ledger/ledger.ts";
 import { startOtlpReceiver, startServer } from "../helpers/server.ts";
 import { eventually, within } from "../helpers/poll.ts";
 import { openCollectorLink } from "./faults_collector_link.ts";
@@ -35,7 +37,10 @@ const PIPELINES = {
 
 async function sigtermUnderLoad(pipeline: keyof typeof PIPELINES): Promise<void> {
   const receiver = startOtlpReceiver();
+  const ledgerDir = await Deno.makeTempDir({ prefix: "sigterm-ledger-" });
+  const ledgerPath = `${ledgerDir}/ledger.sqlite`;
   const server = await startServer({
+    LEDGER_URL: `sqlite:${ledgerPath}`,
     ...PIPELINES[pipeline],
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
@@ -130,9 +135,22 @@ async function sigtermUnderLoad(pipeline: keyof typeof PIPELINES): Promise<void>
         } refused, ${missing.length} spans missing; exit ${exitCode}`,
     );
     assert.deepEqual(missing.map((o) => o.n), [], "spans of answered requests never arrived");
+
+    // Every answered request is in the ledger the server closed (found by its trace id).
+    const ledger = openSqliteLedger(ledgerPath, "normal");
+    try {
+      const now = Date.now();
+      const rows = await ledger.page({ fromMs: now - 600_000, toMs: now + 1, limit: 1000 });
+      const recorded = new Set(rows.records.map((r) => r.traceId));
+      const unrecorded = answered.filter((o) => !recorded.has(traceIdFor(o.n)));
+      assert.deepEqual(unrecorded.map((o) => o.n), [], "answered requests missing from the ledger");
+    } finally {
+      await ledger.close();
+    }
   } finally {
     if (exitCode === undefined) await server.stop("SIGKILL");
     await receiver.stop();
+    await Deno.remove(ledgerDir, { recursive: true });
   }
 }
 
@@ -197,4 +215,26 @@ Deno.test("SIGTERM with the collector blackholed exits 0 within twice the export
 
 Deno.test("SIGTERM with the collector blackholed exits 0 within the flush deadline (SDK exporter)", async () => {
   await sigtermWithCollectorBlackholed("sdk");
+});
+
+Deno.test("SIGTERM with a live page's event stream open: the stream ends and the server exits 0 at once", async () => {
+  const server = await startServer({ SHUTDOWN_TIMEOUT_MS: "20000" });
+  let code: number | undefined;
+  try {
+    const events = await fetch(`${server.url}/live/events`);
+    assert.equal(events.status, 200);
+    const reader = events.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("event: snapshot")) text += (await reader.read()).value ?? "";
+    const started = performance.now();
+    code = await server.stop();
+    const exitMs = performance.now() - started;
+    // The stream was closed by the server, not cut by the process's exit: it ends cleanly.
+    while (!(await reader.read()).done) { /* drain */ }
+    console.log(`SIGTERM with a live page open: exit ${code} after ${Math.round(exitMs)} ms`);
+    assert.ok(exitMs < 5_000, `exit took ${Math.round(exitMs)} ms (the shutdown waited for it)`);
+  } finally {
+    if (code === undefined) await server.stop("SIGKILL");
+  }
+  assert.equal(code, 0);
 });

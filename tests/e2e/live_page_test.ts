@@ -1,9 +1,9 @@
 /**
- * The live page in a real browser (headless Chromium through playwright-core): rows and totals
- * follow new requests without a reload, the page reconnects after a server restart and fills the
- * gap, nothing is fetched from outside the server, the console stays clean, no prompt text
- * reaches the DOM, and a tenant key shows only its tenant. Requests go through
- * scripts/live/harness.ts, the one part that changes once the gateway publishes live events.
+ * The live page in a real browser (headless Chromium through playwright-core) on the real server
+ * with its spend ledger: rows and totals follow real requests without a reload, the page
+ * reconnects after the server is killed and restarted on the same ledger and fills the gap,
+ * nothing is fetched from outside the server, the console stays clean, no prompt text reaches the
+ * DOM, and a tenant key shows only its tenant. Requests go through scripts/live/harness.ts.
  */
 import assert from "node:assert/strict";
 import type { ConsoleMessage, Page, Request } from "playwright-core";
@@ -19,6 +19,7 @@ import {
 
 const PROMPT_MARKER = "PROMPT-TEXT-MUST-NOT-SHOW-7f3a";
 const CHAT_KEY = "chat-key-for-the-live-page-test";
+const SEARCH_KEY = "search-key-for-the-live-page-test";
 const ADMIN_KEY = "admin-key-for-the-live-page-test";
 
 /** Small thresholds and budgets so a few requests move the bars. */
@@ -33,7 +34,7 @@ function tenantsFile(withKeys: boolean) {
         budgets: { hour: "0.02" },
         ...keys("chat", CHAT_KEY),
       },
-      { id: "team-search", hourly_alert_threshold_usd: 5 },
+      { id: "team-search", hourly_alert_threshold_usd: 5, ...keys("search", SEARCH_KEY) },
       { id: "default", hourly_alert_threshold_usd: 5, ...keys("ops", ADMIN_KEY, true) },
     ],
   };
@@ -115,17 +116,19 @@ async function withServer(
   const dir = await Deno.makeTempDir({ prefix: "live-page-test-" });
   const env = {
     TENANTS_FILE: `${dir}/tenants.json`,
-    LIVE_STORE_FILE: `${dir}/store.jsonl`,
+    // The server's own ledger; the restarted server opens the same one.
+    LEDGER_URL: `sqlite:${dir}/ledger.sqlite`,
     JAEGER_UI_URL: "http://jaeger.invalid:16686",
   };
+  const apiKeys = withKeys ? { "team-chat": CHAT_KEY, "team-search": SEARCH_KEY } : undefined;
   await Deno.writeTextFile(env.TENANTS_FILE, JSON.stringify(tenantsFile(withKeys)));
-  let server = await startLiveServer({ env });
+  let server = await startLiveServer({ env, apiKeys });
   try {
     await run({
       server: () => server,
       pause: () => server.stop(),
       restart: async () => {
-        server = await startLiveServer({ env, port: server.port });
+        server = await startLiveServer({ env, apiKeys, port: server.port });
       },
     });
   } finally {
@@ -175,10 +178,10 @@ Deno.test({
       // Live: each new request appears as a row, and the totals move, without a reload.
       const latencies: number[] = [];
       for (let i = 0; i < 10; i++) {
-        const started = performance.now();
         const [one] = await server().send([request(i % 2 ? "team-search" : "team-chat")]);
+        const answered = performance.now();
         await row(page, one.requestId).waitFor({ timeout: 10_000 });
-        latencies.push(performance.now() - started);
+        latencies.push(performance.now() - answered);
         sent.push(one);
       }
       await waitForCardPico(page, "hour", sumPico(sent));
@@ -188,7 +191,8 @@ Deno.test({
       const link = await first.locator("a").getAttribute("href");
       assert.match(link!, /^http:\/\/jaeger\.invalid:16686\/trace\/[0-9a-f]{32}$/);
 
-      // team-chat crosses its $0.01 alert threshold (amber), then its $0.02 hourly budget (red).
+      // team-chat crosses its $0.01 alert threshold (amber), then reaches its $0.02 hourly budget
+      // (red): the budget refuses the next request.
       const chatCell = page.locator('tr[data-tenant="team-chat"] td[data-window="hour"]');
       const heavy = () => request("team-chat", { model: "gpt-4o", input: 2_000, output: 200 });
       while ((await chatCell.getAttribute("data-state")) === "ok") {
@@ -201,6 +205,7 @@ Deno.test({
         await waitForCardPico(page, "hour", sumPico(sent));
       }
       assert.equal(await chatCell.getAttribute("data-state"), "over");
+      assert.equal(sent.at(-1)!.status, 429);
 
       // Restart: the server dies, comes back on the same port, and serves requests before the
       // page gets through again (its reconnects are held back until then).
@@ -250,7 +255,7 @@ Deno.test({
 
       latencies.sort((a, b) => a - b);
       console.log(
-        `live page: load weight ${weight} bytes in ${loaded.length} responses; publish → row visible ` +
+        `live page: load weight ${weight} bytes in ${loaded.length} responses; response → row visible ` +
           `median ${latencies[5].toFixed(1)} ms, max ${latencies[9].toFixed(1)} ms`,
       );
     } finally {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { startOtlpReceiver, startServer } from "../helpers/server.ts";
 import { eventually, within } from "../helpers/poll.ts";
 import { parseExposition, total } from "../helpers/prom.ts";
@@ -115,5 +116,32 @@ Deno.test("a bad PRICING_FILE stops start-up with an error naming the field", as
     assert.match(new TextDecoder().decode(out.stderr), /PRICING_FILE: .*currency/);
   } finally {
     await Deno.remove(path);
+  }
+});
+
+Deno.test("a ledger written by a newer server stops start-up with an error naming LEDGER_URL", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "newer-ledger-" });
+  try {
+    const path = `${dir}/ledger.sqlite`;
+    const db = new DatabaseSync(path);
+    db.exec(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)",
+    );
+    db.exec("INSERT INTO schema_migrations VALUES (999, 'from the future', 0)");
+    db.close();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "src/main.ts"],
+      cwd: new URL("../../", import.meta.url).pathname,
+      env: { LEDGER_URL: `sqlite:${path}`, PORT: "0", HOST: "127.0.0.1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 2);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /configuration error: LEDGER_URL: cannot open the ledger: .*version 999, newer than this server's/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

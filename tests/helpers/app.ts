@@ -1,4 +1,7 @@
-/** Builds a fresh app for a test, with an in-memory span exporter and a captured log. */
+/**
+ * Builds a fresh app for a test, with an in-memory span exporter and a captured log. The ledger is
+ * off unless the test passes LEDGER_URL or a `ledger` override: no test shares a ledger file.
+ */
 import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
@@ -17,7 +20,7 @@ export function testApp(env: Record<string, string> = {}, overrides: ServiceOver
     spanProcessors: [new SimpleSpanProcessor({ exporter })],
   });
   const logLines: string[] = [];
-  const built = createApp(loadConfig({ LOG_LEVEL: "debug", ...env }), {
+  const built = createApp(loadConfig({ LOG_LEVEL: "debug", LEDGER_URL: "none", ...env }), {
     tracer: provider.getTracer("test"),
     logger: createLogger("debug", (line) => logLines.push(line)),
     ...overrides,

@@ -80,11 +80,20 @@ export interface RunningServer {
 
 /**
  * Starts `src/main.ts` with `env` on a free port and waits until it listens. Without a
- * PRICING_FILE in `env` it prices with the shipped table dated today (tests/helpers/prices.ts).
+ * PRICING_FILE in `env` it prices with the shipped table dated today (tests/helpers/prices.ts);
+ * without a LEDGER_URL it records into its own ledger in a temporary folder, removed by `stop()`
+ * (a test that restarts a server on one ledger passes LEDGER_URL itself).
  */
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
   const root = new URL("../../", import.meta.url).pathname;
   const prices = env.PRICING_FILE === undefined ? await todaysPriceFile() : undefined;
+  const ledgerDir = env.LEDGER_URL === undefined
+    ? await Deno.makeTempDir({ prefix: "server-ledger-" })
+    : undefined;
+  const cleanUp = async () => {
+    await prices?.remove();
+    if (ledgerDir) await Deno.remove(ledgerDir, { recursive: true }).catch(() => {});
+  };
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -92,6 +101,8 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       "--allow-net",
       "--allow-env",
       "--allow-read",
+      // The ledger's file, wherever LEDGER_URL points (as `deno task start` allows).
+      "--allow-write",
       "--allow-sys",
       "src/main.ts",
     ],
@@ -101,6 +112,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       HOST: "127.0.0.1",
       NO_COLOR: "1",
       ...(prices ? { PRICING_FILE: prices.path } : {}),
+      ...(ledgerDir ? { LEDGER_URL: `sqlite:${ledgerDir}/ledger.sqlite` } : {}),
       ...env,
     },
     stdout: "piped",
@@ -140,7 +152,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       )
     ),
   ]).catch(async (error) => {
-    await prices?.remove();
+    await cleanUp();
     throw error;
   });
   return {
@@ -153,7 +165,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       } catch { /* already gone */ }
       const status = await exited;
       await done;
-      await prices?.remove();
+      await cleanUp();
       return status.code;
     },
   };

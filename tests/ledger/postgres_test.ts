@@ -285,6 +285,10 @@ Deno.test({
             assert.deepEqual(await pg.record(rows[7].requestId), rows[7]);
             const now = NOVEMBER.fromMs + 20 * 86_400_000 + 3_600_000 * 5;
             assert.deepEqual(await pg.windowSpend(now), await sqlite.windowSpend(now));
+            for (const tenant of [undefined, "team-b"]) {
+              const query = { now: new Date(now), tenant, recentLimit: 20 };
+              assert.deepEqual(await pg.summary(query), await sqlite.summary(query));
+            }
           } finally {
             await sqlite.close();
             await db.close();

@@ -32,6 +32,8 @@ function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
   return {
     requestId: "req-1",
     operation: "chat",
+    route: "/v1/messages",
+    finishedAt: new Date(extras.finishedAtMs),
     provider: "anthropic",
     requestModel: "claude-3-5-sonnet-latest",
     price: sonnet,

@@ -46,6 +46,8 @@ export function usageRecord(
     requestId: spec.requestId,
     span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT),
     operation: "chat",
+    route: "/v1/chat/completions",
+    finishedAt: new Date(),
     provider: price?.provider ?? "simulated",
     requestModel: spec.model,
     price,

@@ -65,7 +65,6 @@ function liveApp(options: { tenants?: TenantDirectory; deps?: Partial<LiveRouteD
         const event = liveEventFromRecord(record, {
           time: new Date(),
           traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
-          route: "/v1/chat/completions",
         });
         data.add(event);
         hub.publish(event);

@@ -19,7 +19,7 @@ Deno.test("counts get thousands separators", () => {
   assert.equal(countText(12), "12");
 });
 
-Deno.test("a bar is amber at the alert threshold or 80 % of the budget and red at the budget", () => {
+Deno.test("a bar is amber at the alert threshold or 80 % of the budget and red at the budget or at a budget refusal near it", () => {
   assert.equal(barState(usd(9.99), usd(10), null), "ok");
   assert.equal(barState(usd(10), usd(10), null), "warn");
   assert.equal(barState(usd(7.99), null, usd(10)), "ok");
@@ -27,4 +27,10 @@ Deno.test("a bar is amber at the alert threshold or 80 % of the budget and red a
   assert.equal(barState(usd(10), null, usd(10)), "over");
   assert.equal(barState(usd(11), usd(5), usd(10)), "over");
   assert.equal(barState(usd(1000), null, null), "ok");
+  // Reservations stop accepted spend short of the budget: near it, a refusal says it is reached;
+  // far below it, a refusal was one oversized request.
+  assert.equal(barState(usd(8), null, usd(10), 1), "over");
+  assert.equal(barState(usd(7.99), null, usd(10), 1), "ok");
+  assert.equal(barState(usd(6), usd(5), usd(10), 2), "warn");
+  assert.equal(barState(usd(1), usd(5), null, 3), "ok");
 });

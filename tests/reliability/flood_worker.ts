@@ -16,7 +16,9 @@ const warmup = Math.min(10_000, Math.floor(requests / 10));
 const concurrency = 64;
 
 const { app, services } = createApp(
-  loadConfig({ UNPRICED_POLICY: "allow", LOG_LEVEL: "silent" }),
+  // No ledger file: what is measured is the heap, and with the ledger off the live page's
+  // in-memory store takes every request (it must stay bounded too).
+  loadConfig({ UNPRICED_POLICY: "allow", LOG_LEVEL: "silent", LEDGER_URL: "none" }),
   // The no-op tracer of @opentelemetry/api, as in production without OTEL_DENO: the test is about
   // what the app itself keeps per request.
   { logger: createLogger("silent") },

@@ -1,9 +1,9 @@
 /**
  * The shipped deployment's security defaults, read from the very files compose runs: the app
- * container runs as a non-root user with narrow Deno permissions, writing only its data volume
- * (and those permissions are enough: the server starts and serves with exactly them), every
- * published port binds to 127.0.0.1 unless BIND_ADDRESS says otherwise, and Grafana's anonymous
- * users can only view.
+ * container runs as a non-root user with narrow Deno permissions, writing only its data folder
+ * (and those permissions are enough: the server starts, serves and records its spend ledger with
+ * exactly them), every published port binds to 127.0.0.1 unless BIND_ADDRESS says otherwise, and
+ * Grafana's anonymous users can only view.
  */
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
@@ -30,16 +30,15 @@ function denoFlags(args: readonly string[]): string[] {
   return args.slice(run + 1, script);
 }
 
-/** The one folder the app may write in a container: its data volume, where the ledger lives. */
-const DATA_WRITE = "--allow-write=/app/data";
+/** The one folder the app may write: its spend ledger's. */
+const DATA_DIR = "/app/data";
 
 function assertNarrow(flags: string[], where: string): void {
-  for (const broad of ["-A", "--allow-all", "--allow-write", "--allow-run", "--allow-ffi"]) {
-    assert.ok(
-      !flags.some((f) => f !== DATA_WRITE && (f === broad || f.startsWith(`${broad}=`))),
-      `${where}: ${broad}`,
-    );
+  for (const broad of ["-A", "--allow-all", "--allow-run", "--allow-ffi"]) {
+    assert.ok(!flags.some((f) => f === broad || f.startsWith(`${broad}=`)), `${where}: ${broad}`);
   }
+  const writes = flags.filter((f) => f === "--allow-write" || f.startsWith("--allow-write="));
+  assert.deepEqual(writes, [`--allow-write=${DATA_DIR}`], `${where}: writes beyond ${DATA_DIR}`);
   assert.ok(
     flags.some((f) => f.startsWith("--allow-read=")),
     `${where}: reads are not narrowed to a folder`,
@@ -47,7 +46,7 @@ function assertNarrow(flags: string[], where: string): void {
   assert.ok(!flags.includes("--allow-read"), `${where}: unrestricted --allow-read`);
 }
 
-Deno.test("the app image runs as a non-root user with no run, FFI, unrestricted read or write permission, writing only its data volume", async () => {
+Deno.test("the app image runs as a non-root user with no run, FFI or unrestricted read permission, writing only its data folder", async () => {
   const dockerfile = await Deno.readTextFile(new URL("stack/app/Dockerfile", ROOT));
   const lines = dockerfile.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
   const users = lines.filter((l) => l.startsWith("USER "));
@@ -92,19 +91,22 @@ Deno.test("Grafana lets anonymous users only view, allows no sign-up, and takes 
   assert.equal(env.GF_SECURITY_ADMIN_PASSWORD, "${GRAFANA_ADMIN_PASSWORD:-admin}");
 });
 
-Deno.test("the server starts and serves with exactly the container's permissions", async () => {
+Deno.test("the server starts, serves and records its ledger with exactly the container's permissions", async () => {
   const app = (await compose()).app;
-  // The container's /app/data volume is a temporary folder here, holding this run's ledger.
-  const data = await Deno.makeTempDir({ prefix: "ict-deployment-" });
+  // The container's folders here: the checkout for /app, and for its data volume a temporary
+  // folder inside it (git-ignored), as /app/data is inside /app.
+  const scratch = new URL(".stack-data/", ROOT).pathname;
+  await Deno.mkdir(scratch, { recursive: true });
+  const data = await Deno.makeTempDir({ dir: scratch, prefix: "deployment-data-" });
   const flags = denoFlags(app.command ?? []).map((f) =>
-    f.replace(
-      /^--allow-read=\/app,\/app\/data$/,
-      `--allow-read=${new URL(".", ROOT).pathname},${data}`,
-    )
-      .replace(DATA_WRITE, `--allow-write=${data}`)
+    f.replace(/^--allow-read=\/app,/, `--allow-read=${new URL(".", ROOT).pathname},`)
+      .replace(new RegExp(`(?<=[=,])${DATA_DIR}$`), data)
   );
-  assert.ok(flags.includes(`--allow-read=${new URL(".", ROOT).pathname},${data}`), flags.join(" "));
-  assert.ok(flags.includes(`--allow-write=${data}`), `no ${DATA_WRITE}: ${flags.join(" ")}`);
+  assert.ok(flags.includes(`--allow-write=${data}`), `compose's app flags: ${flags.join(" ")}`);
+  // Compose's default, for when .env names no other ledger: `${LEDGER_URL:-sqlite:/app/data/…}`.
+  const ledgerUrl = /^\$\{LEDGER_URL:-([^}]+)\}$/.exec(app.environment?.LEDGER_URL ?? "")?.[1] ??
+    "";
+  assert.ok(ledgerUrl.startsWith(`sqlite:${DATA_DIR}/`), `compose's LEDGER_URL: ${ledgerUrl}`);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, "src/main.ts"],
     cwd: ROOT,
@@ -112,8 +114,7 @@ Deno.test("the server starts and serves with exactly the container's permissions
       PORT: "0",
       HOST: "127.0.0.1",
       NO_COLOR: "1",
-      LEDGER_URL: `sqlite:${data}/ledger.sqlite`,
-      LEDGER_OUTBOX: `${data}/ledger-outbox.sqlite`,
+      LEDGER_URL: ledgerUrl.replace(DATA_DIR, data),
     },
     stdout: "null",
     stderr: "piped",
@@ -140,6 +141,9 @@ Deno.test("the server starts and serves with exactly the container's permissions
     const metrics = await fetch(`${url}/metrics`);
     assert.equal(metrics.status, 200);
     await metrics.body?.cancel();
+    const spend = await fetch(`${url}/v1/spend?group_by=`);
+    assert.equal(spend.status, 200);
+    assert.equal((await spend.json()).total.requests, 1);
   } finally {
     child.kill("SIGTERM");
     // Keep reading stderr until it closes: the shutdown lines need somewhere to go.

@@ -361,8 +361,8 @@ Deno.test("the app writes its default ledger into a volume at /app/data, a folde
   assert.equal(envExample.LEDGER_URL, composed, ".env.example shows the default");
   const lines = dockerfile.split("\n");
   const user = lines.indexOf("USER deno");
-  const mkdir = lines.indexOf("RUN mkdir data");
-  assert.ok(user > 0 && mkdir > user, "the image must create data/ as its user, deno");
+  const mkdir = lines.indexOf("RUN mkdir -p /app/data");
+  assert.ok(user > 0 && mkdir > user, "the image must create /app/data as its user, deno");
   assert.ok(lines.includes("WORKDIR /app"));
   assert.match(lines.find((l) => l.startsWith("CMD "))!, /"--allow-write=\/app\/data"/);
   // A developer's local ledger never goes into the image.

@@ -208,9 +208,13 @@ Deno.test("the native app gets compose's environment with 127.0.0.1 addresses an
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${ports["otel-collector"][4318]}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
       OTEL_SERVICE_NAME: "inference-cost-tracker",
+      // The ledger goes to the stack's own folder for the app's data volume, not the checkout.
+      LEDGER_URL: `sqlite:${dataDir}/volumes/app-data/ledger.sqlite`,
+      JAEGER_UI_URL: "http://127.0.0.1:16686",
       LOG_LEVEL: "debug",
     });
-    assert.ok(app.args.includes(`--allow-read=${REPO_ROOT}`));
+    assert.ok(app.args.includes(`--allow-read=${REPO_ROOT},${dataDir}/volumes/app-data`));
+    assert.ok(app.args.includes(`--allow-write=${dataDir}/volumes/app-data`));
   } finally {
     await Deno.remove(dataDir, { recursive: true });
   }

@@ -2,10 +2,13 @@
  * One client timing streamed chat completions, run as its own (pinned) process: sends `count`
  * requests one after another and, for each, measures the time from sending to the first SSE event
  * carrying text (time to first token) and to the end of the stream (time to last token).
- * Prints one JSON object: `{ "ttftMs": [...], "ttltMs": [...], "errors": n, "cpuSeconds": s }`.
+ * With `rate`, request i is due at i / rate seconds after the start and times are measured from
+ * when it was due, not when it left (a stall delays the requests behind it, and that delay is
+ * counted, as `oha --latency-correction` does).
+ * Prints one JSON object: `{ "ttftMs": [...], "ttltMs": [...], "errors": n, "lastError": "" }`.
  *
  * Usage: deno run --allow-net --allow-read stream_timing.ts <spec.json>
- * where spec.json is `{ "url", "headers", "body", "count" }`.
+ * where spec.json is `{ "url", "headers", "body", "count", "rate"? }`.
  */
 
 interface Spec {
@@ -13,15 +16,16 @@ interface Spec {
   readonly headers: Record<string, string>;
   readonly body: string;
   readonly count: number;
+  /** Requests per second; absent: each request leaves as soon as the previous one ended. */
+  readonly rate?: number;
 }
 
 const decoder = new TextDecoder();
 // A text delta: `"content":"` followed by at least one character of text.
 const TEXT_DELTA = /"content":"(?:[^"\\]|\\.)/;
 
-/** Times one streamed request; throws on a non-200 answer. */
-async function timeOne(spec: Spec): Promise<[number, number]> {
-  const started = performance.now();
+/** Times one streamed request from `started`; throws on a non-200 answer. */
+async function timeOne(spec: Spec, started: number): Promise<[number, number]> {
   const res = await fetch(spec.url, { method: "POST", headers: spec.headers, body: spec.body });
   if (res.status !== 200 || !res.body) {
     const text = await res.text();
@@ -46,9 +50,16 @@ if (import.meta.main) {
   const ttltMs: number[] = [];
   let errors = 0;
   let lastError = "";
+  const t0 = performance.now();
   for (let i = 0; i < spec.count; i++) {
+    let started = performance.now();
+    if (spec.rate) {
+      const due = t0 + (i * 1000) / spec.rate;
+      if (due > started) await new Promise((r) => setTimeout(r, due - started));
+      started = due;
+    }
     try {
-      const [ttft, ttlt] = await timeOne(spec);
+      const [ttft, ttlt] = await timeOne(spec, started);
       ttftMs.push(ttft);
       ttltMs.push(ttlt);
     } catch (error) {

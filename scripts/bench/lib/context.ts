@@ -17,6 +17,10 @@ export interface BenchContext {
   readonly smoke: boolean;
   /** Rounds per scenario (contenders alternate within each round). */
   readonly rounds: number;
+  /** Rounds of the unpinned floor scenario (the issue's method: two). */
+  readonly floorRounds: number;
+  /** Seconds per wrk run of the floor scenario (the issue's method: 4). */
+  readonly floorSeconds: number;
   /** Seconds per measurement. */
   readonly seconds: number;
   /** Length of the steady-rate soak of scenario 5 (full mode only). */
@@ -25,10 +29,31 @@ export interface BenchContext {
   readonly cpus: { readonly server?: string; readonly load?: string };
   /** Contender to profile with --cpu-prof, if any. */
   readonly profile?: string;
+  /** Contenders to run in the floor scenario (all when absent). */
+  readonly contenders?: readonly string[];
+  /** Another checkout whose server the floor scenario also runs, for before/after figures. */
+  readonly baseline?: string;
   log(message: string): void;
 }
 
 /** A table of results. */
+/** A figure a scenario measured for a target. */
+export interface TargetFigure {
+  readonly value: number;
+  /** The figure as printed, e.g. `0.31×` or `+4.2 ms`. */
+  readonly text: string;
+}
+
+/** The ids of the targets, in table order. */
+export type TargetId =
+  | "stream-vs-proxy"
+  | "plain-vs-proxy"
+  | "inference-vs-hono"
+  | "traced-vs-hono"
+  | "gateway-p99-1000"
+  | "stream-ttft-p99"
+  | "metrics-render";
+
 export interface Table {
   readonly title?: string;
   readonly headers: readonly string[];
@@ -48,6 +73,8 @@ export interface ScenarioReport {
   readonly notes: readonly string[];
   /** Markdown placed after the notes as is (e.g. a sub-benchmark's own report). */
   readonly appendix?: string;
+  /** Figures for the targets table (lib/targets.ts) printed at the end of a run. */
+  readonly targets?: Partial<Record<TargetId, TargetFigure>>;
   /** Raw per-round numbers, for the JSON output. */
   readonly raw: unknown;
 }

@@ -29,6 +29,23 @@ export interface Gateways {
 /** The model every request names; the providers file routes it to the fake upstream. */
 export const MODEL = "gpt-4o-mini";
 
+/** Writes a providers file that routes {@link MODEL} to `upstreamUrl`; returns its path. */
+export async function writeProvidersFile(ctx: BenchContext, upstreamUrl: string): Promise<string> {
+  const path = `${ctx.workDir}/providers-${crypto.randomUUID()}.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      providers: [{
+        name: "bench-upstream",
+        protocol: "openai",
+        base_url: `${upstreamUrl}/v1`,
+        models: [MODEL],
+      }],
+    }),
+  );
+  return path;
+}
+
 /** Starts the fake upstream, this gateway and (when installed) Portkey. */
 export async function startGateways(ctx: BenchContext): Promise<Gateways> {
   const started: RunningServer[] = [];
@@ -43,18 +60,7 @@ export async function startGateways(ctx: BenchContext): Promise<Gateways> {
       { cpus: ctx.cpus.load },
     );
     started.push(upstream);
-    const providersFile = `${ctx.workDir}/providers.json`;
-    await Deno.writeTextFile(
-      providersFile,
-      JSON.stringify({
-        providers: [{
-          name: "bench-upstream",
-          protocol: "openai",
-          base_url: `${upstream.url}/v1`,
-          models: [MODEL],
-        }],
-      }),
-    );
+    const providersFile = await writeProvidersFile(ctx, upstream.url);
     const gateway = await startApp(ctx, "gateway", {
       ...SHIPPED_TRACING.env,
       OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
@@ -132,13 +138,14 @@ async function probeStream(target: Target): Promise<string | undefined> {
 export function chatTarget(
   kind: GatewayKind,
   g: Pick<Gateways, "upstream" | "gateway" | "portkey">,
-  opts: { stream: boolean; maxTokens: number },
+  opts: { stream: boolean; maxTokens: number; includeUsage?: boolean },
 ): Target {
   const body = JSON.stringify({
     model: MODEL,
     messages: [{ role: "user", content: "Explain transformers in 3 sentences" }],
     max_tokens: opts.maxTokens,
     ...(opts.stream ? { stream: true } : {}),
+    ...(opts.includeUsage ? { stream_options: { include_usage: true } } : {}),
   });
   const json = { "content-type": "application/json" };
   switch (kind) {

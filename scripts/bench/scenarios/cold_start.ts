@@ -7,7 +7,7 @@
 import type { BenchContext, Scenario } from "../lib/context.ts";
 import { type Collector, startCollector } from "../lib/collector.ts";
 import { freePort, startProcess } from "../lib/processes.ts";
-import { APP_FLAGS, baseEnv } from "../lib/servers.ts";
+import { baseEnv, ledgerEnv, startFlags } from "../lib/servers.ts";
 import { formatSummary, rotation, summarize } from "../lib/stats.ts";
 import { INFERENCE_BODY } from "./ceiling.ts";
 import { SHIPPED_TRACING } from "./tracing.ts";
@@ -15,22 +15,27 @@ import { SHIPPED_TRACING } from "./tracing.ts";
 interface Contender {
   readonly id: string;
   readonly label: string;
-  readonly args: string[];
-  readonly env: (collector: Collector) => Record<string, string>;
+  readonly args: (ctx: BenchContext) => string[];
+  readonly env: (ctx: BenchContext, collector: Collector) => Record<string, string>;
 }
 
 const CONTENDERS: readonly Contender[] = [
   {
     id: "bare",
     label: "bare Hono (reference)",
-    args: ["run", "--allow-net", "--allow-env", "scripts/bench/servers/bare_hono.ts"],
+    args: () => ["run", "--allow-net", "--allow-env", "scripts/bench/servers/bare_hono.ts"],
     env: () => ({}),
   },
   {
     id: "server",
     label: `this server, shipped defaults (${SHIPPED_TRACING.label})`,
-    args: ["run", ...APP_FLAGS, "src/main.ts"],
-    env: (c) => ({ ...SHIPPED_TRACING.env, OTEL_EXPORTER_OTLP_ENDPOINT: c.endpoint }),
+    args: (ctx) => ["run", ...startFlags(ctx.root), "src/main.ts"],
+    env: (ctx, c) => ({
+      ...SHIPPED_TRACING.env,
+      // A fresh ledger each start: a cold start creates and migrates it, as a first start does.
+      ...ledgerEnv(ctx, `cold-server-${crypto.randomUUID()}`),
+      OTEL_EXPORTER_OTLP_ENDPOINT: c.endpoint,
+    }),
   },
 ];
 
@@ -41,12 +46,12 @@ async function coldStart(ctx: BenchContext, c: Contender, collector: Collector):
   const proc = startProcess({
     name: `cold-${c.id}`,
     command: Deno.execPath(),
-    args: c.args,
+    args: c.args(ctx),
     env: {
       ...baseEnv(),
       HOST: "127.0.0.1",
       NO_COLOR: "1",
-      ...c.env(collector),
+      ...c.env(ctx, collector),
       PORT: String(port),
     },
     cwd: ctx.root,

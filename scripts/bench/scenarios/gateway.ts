@@ -15,6 +15,7 @@ import { chatTarget, type GatewayKind, type Gateways, startGateways } from "../l
 import { assertClean, fixedRate, type LoadResult, maxThroughput, oneClient } from "../lib/load.ts";
 import { measureCpu } from "../lib/processes.ts";
 import { formatSummary, median, rotation, summarize } from "../lib/stats.ts";
+import type { TargetFigure, TargetId } from "../lib/targets.ts";
 
 interface Contender {
   readonly id: string;
@@ -135,6 +136,7 @@ export const gatewayOverhead: Scenario = {
 
     const tables: Table[] = [];
     const headline: Record<string, string> = {};
+    const targets: Partial<Record<TargetId, TargetFigure>> = {};
     for (const mode of ["one-client", "fixed-rate"] as const) {
       const rows: string[][] = [];
       for (const c of contenders) {
@@ -156,6 +158,15 @@ export const gatewayOverhead: Scenario = {
             sat ? ` (saturated or behind rate ${sat}/${s.length})` : ""
           }`,
         ]);
+        if (c.id === "gateway" && mode === "fixed-rate") {
+          const p99 = added("p99");
+          targets["gateway-p99-1000"] = {
+            value: p99,
+            text: `${p99 >= 0 ? "+" : ""}${p99.toFixed(1)} ms${
+              rates.fixed === 1000 ? "" : ` (at ${rates.fixed} req/s)`
+            }`,
+          };
+        }
         if (c.id === "gateway" || c.id === "gateway-stream") {
           const label = mode === "one-client"
             ? `one client at ${rates.oneClient} req/s`
@@ -224,6 +235,7 @@ export const gatewayOverhead: Scenario = {
       tables,
       headline,
       notes,
+      targets,
       raw: Object.fromEntries(samples),
     };
   },

@@ -11,6 +11,7 @@ import { type Collector, startCollector } from "../lib/collector.ts";
 import { fixedRate, type Target } from "../lib/load.ts";
 import { type RunningServer, startApp } from "../lib/servers.ts";
 import { formatSummary, summarize } from "../lib/stats.ts";
+import type { TargetFigure, TargetId } from "../lib/targets.ts";
 import { SHIPPED_TRACING } from "./tracing.ts";
 
 const OPENMETRICS = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
@@ -176,6 +177,7 @@ export const metricsScale: Scenario = {
       const rssPopulated = server.process.rssBytes() ?? NaN;
       const renders = ctx.smoke ? 2 : 20;
       const rows: string[][] = [];
+      const renderMs: number[] = [];
       const formats: [string, string | undefined][] = [
         ["OpenMetrics", OPENMETRICS],
         ["text 0.0.4", undefined],
@@ -183,6 +185,7 @@ export const metricsScale: Scenario = {
       for (const [label, accept] of formats) {
         const runs = [];
         for (let i = 0; i < renders; i++) runs.push(await scrape(server, accept));
+        if (accept === OPENMETRICS) renderMs.push(...runs.map((r) => r.ms));
         rows.push([
           label,
           formatSummary(summarize(runs.map((r) => r.ms)), 1),
@@ -211,6 +214,15 @@ export const metricsScale: Scenario = {
           (rssPopulated / MiB).toFixed(0)
         } → ${(rssAfterRenders / MiB).toFixed(0)} MiB`,
       };
+      const render = summarize(renderMs).median;
+      const targets: Partial<Record<TargetId, TargetFigure>> = {
+        "metrics-render": {
+          value: render,
+          text: `${render.toFixed(1)} ms${
+            series >= 10_000 ? "" : ` (${series.toLocaleString("en-US")} series)`
+          }`,
+        },
+      };
       notes.push(
         `Populating ${(models * tenants).toLocaleString("en-US")} pairs took ${
           populateSeconds.toFixed(1)
@@ -218,10 +230,10 @@ export const metricsScale: Scenario = {
       );
       if (!ctx.smoke) {
         const rate = 500;
-        const targets = fx.modelIds.slice(0, 10).flatMap((m) =>
+        const soakTargets = fx.modelIds.slice(0, 10).flatMap((m) =>
           fx.tenantIds.slice(0, 10).map((t) => inference(server!.url, m, t))
         );
-        const s = await soak(ctx, server, targets, rate, ctx.soakSeconds);
+        const s = await soak(ctx, server, soakTargets, rate, ctx.soakSeconds);
         headline[`RSS floor slope during a ${ctx.soakSeconds} s soak at ${rate} req/s`] = `${
           s.floorSlopeMiBPerMinute.toFixed(2)
         } MiB/min (all samples: ${s.slopeMiBPerMinute.toFixed(2)} MiB/min)`;
@@ -234,9 +246,9 @@ export const metricsScale: Scenario = {
           rows: s.floors.map(([m, min, max]) => [String(m + 1), min.toFixed(1), max.toFixed(1)]),
         });
         if (s.result.errors > 0) throw new Error(`soak: ${s.result.errors} requests failed`);
-        return { tables, headline, notes, raw: { rows, soak: s } };
+        return { tables, headline, notes, targets, raw: { rows, soak: s } };
       }
-      return { tables, headline, notes, raw: { rows } };
+      return { tables, headline, notes, targets, raw: { rows } };
     } finally {
       await server?.process.stop();
       await collector.stop();

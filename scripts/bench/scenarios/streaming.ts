@@ -4,6 +4,10 @@
  * (scripts/bench/clients/stream_timing.ts, its own pinned process) sends the requests one after
  * another; contenders alternate by blocks, rotated each round. The client's own cost is the same
  * for every contender, so the differences are what each gateway adds.
+ *
+ * Then the tail: one client at 200 streams/s of 16 chunks and a usage chunk, each time to first
+ * token measured from when the request was due, and the p99 the gateway adds to the direct
+ * upstream's in the same round (the relay's garbage-collection pauses show here, not at p50).
  */
 import type { BenchContext, Scenario } from "../lib/context.ts";
 import { chatTarget, type GatewayKind, type Gateways, startGateways } from "../lib/gateways.ts";
@@ -12,6 +16,8 @@ import { formatSummary, median, rotation, summarize } from "../lib/stats.ts";
 
 /** Tokens in the streamed answer. */
 export const STREAM_TOKENS = 500;
+/** Tokens per stream, and streams per second, of the tail measurement. */
+const TAIL = { tokens: 16, rate: 200, smokeRate: 50 };
 
 interface Timings {
   readonly ttftMs: number[];
@@ -23,6 +29,7 @@ interface Timings {
 interface Sample {
   readonly ttftP50: number;
   readonly ttftP90: number;
+  readonly ttftP99: number;
   readonly ttltP50: number;
   readonly ttltP90: number;
   readonly serverCores: number;
@@ -38,12 +45,23 @@ async function timeStreams(
   g: Gateways,
   kind: GatewayKind,
   count: number,
+  paced?: { tokens: number; rate: number },
 ): Promise<Sample> {
-  const target = chatTarget(kind, g, { stream: true, maxTokens: STREAM_TOKENS });
+  const target = chatTarget(kind, g, {
+    stream: true,
+    maxTokens: paced?.tokens ?? STREAM_TOKENS,
+    includeUsage: paced !== undefined,
+  });
   const specPath = `${ctx.workDir}/stream-${kind}.json`;
   await Deno.writeTextFile(
     specPath,
-    JSON.stringify({ url: target.url, headers: target.headers, body: target.body, count }),
+    JSON.stringify({
+      url: target.url,
+      headers: target.headers,
+      body: target.body,
+      count,
+      rate: paced?.rate,
+    }),
   );
   const [command, args] = pinned(ctx.cpus.load, Deno.execPath(), [
     "run",
@@ -68,6 +86,7 @@ async function timeStreams(
   return {
     ttftP50: quantile(result.ttftMs, 0.5),
     ttftP90: quantile(result.ttftMs, 0.9),
+    ttftP99: quantile(result.ttftMs, 0.99),
     ttltP50: quantile(result.ttltMs, 0.5),
     ttltP90: quantile(result.ttltMs, 0.9),
     serverCores: cpu[server.process.name] ?? NaN,
@@ -90,6 +109,11 @@ export const streaming: Scenario = {
     }
     const count = ctx.smoke ? 3 : 40;
     const samples = new Map<GatewayKind, Sample[]>(kinds.map((k) => [k, []]));
+    // The tail is measured on the upstream and this gateway only: it is this gateway's target.
+    const tailKinds: GatewayKind[] = ["direct", "gateway"];
+    const tail = new Map<GatewayKind, Sample[]>(tailKinds.map((k) => [k, []]));
+    const tailRate = ctx.smoke ? TAIL.smokeRate : TAIL.rate;
+    const tailCount = Math.max(2, Math.round(tailRate * (ctx.smoke ? 0.5 : ctx.seconds)));
     try {
       for (const kind of kinds) await timeStreams(ctx, g, kind, ctx.smoke ? 1 : 10); // warm-up
       for (let round = 0; round < ctx.rounds; round++) {
@@ -100,6 +124,18 @@ export const streaming: Scenario = {
             `  round ${round + 1} ${kind}: TTFT p50 ${s.ttftP50.toFixed(2)} ms, TTLT p50 ${
               s.ttltP50.toFixed(2)
             } ms`,
+          );
+        }
+        for (const kind of rotation(tailKinds, round)) {
+          const s = await timeStreams(ctx, g, kind, tailCount, {
+            tokens: TAIL.tokens,
+            rate: tailRate,
+          });
+          tail.get(kind)!.push(s);
+          ctx.log(
+            `  round ${round + 1} ${kind} at ${tailRate}/s: TTFT p50 ${
+              s.ttftP50.toFixed(2)
+            } ms, p99 ${s.ttftP99.toFixed(2)} ms`,
           );
         }
       }
@@ -121,8 +157,27 @@ export const streaming: Scenario = {
         median(s.map((x) => x.serverCores)).toFixed(2),
       ];
     });
+    const tailRows = tailKinds.map((kind) => {
+      const s = tail.get(kind)!;
+      const direct = tail.get("direct")!;
+      const added = (f: (x: Sample) => number) =>
+        kind === "direct" ? "–" : median(s.map((x, i) => f(x) - f(direct[i]))).toFixed(2);
+      return [
+        label[kind],
+        formatSummary(summarize(s.map((x) => x.ttftP50)), 2),
+        formatSummary(summarize(s.map((x) => x.ttftP99)), 2),
+        added((x) => x.ttftP50),
+        added((x) => x.ttftP99),
+        median(s.map((x) => x.serverCores)).toFixed(2),
+      ];
+    });
+    const tailGw = tail.get("gateway")!;
+    const addedP99 = median(tailGw.map((x, i) => x.ttftP99 - tail.get("direct")![i].ttftP99));
     const gw = samples.get("gateway")!;
     const headline = {
+      [`added time to first token, this gateway, one client at ${tailRate} streams/s (p99)`]: `${
+        addedP99.toFixed(2)
+      } ms`,
       "added time to first token, this gateway (p50)": `${
         median(gw.map((x, i) => x.ttftP50 - direct[i].ttftP50)).toFixed(2)
       } ms`,
@@ -135,7 +190,20 @@ export const streaming: Scenario = {
         `${STREAM_TOKENS} chunks at once, so time to last token is the gateways' own ` +
         "per-chunk work.",
     );
+    notes.push(
+      `Tail: ${tailCount} streams of ${TAIL.tokens} chunks and a usage chunk per contender per ` +
+        `round, one client at ${tailRate} streams/s, each time measured from when the request ` +
+        "was due.",
+    );
     return {
+      targets: {
+        "stream-ttft-p99": {
+          value: addedP99,
+          text: `${addedP99 >= 0 ? "+" : ""}${addedP99.toFixed(1)} ms${
+            tailRate === TAIL.rate ? "" : ` (at ${tailRate} streams/s)`
+          }`,
+        },
+      },
       tables: [{
         headers: [
           "contender",
@@ -147,10 +215,22 @@ export const streaming: Scenario = {
           "server cores",
         ],
         rows,
+      }, {
+        title: `Tail: time to first token, one client at ${tailRate} streams/s of ${TAIL.tokens} ` +
+          "chunks + usage (latency-corrected)",
+        headers: [
+          "contender",
+          "TTFT p50 ms",
+          "TTFT p99 ms",
+          "added TTFT p50 ms",
+          "added TTFT p99 ms",
+          "server cores",
+        ],
+        rows: tailRows,
       }],
       headline,
       notes,
-      raw: Object.fromEntries(samples),
+      raw: { ...Object.fromEntries(samples), tail: Object.fromEntries(tail) },
     };
   },
 };

@@ -57,6 +57,8 @@ const bodySchema = z.object({
   ...conversationFields,
   max_tokens: z.number().int().min(1).max(MAX_TOKENS_CEILING),
   stream: z.boolean().optional(),
+  // The end user, for the spend ledger.
+  metadata: z.object({ user_id: z.string().nullish() }).loose().nullish(),
 }).loose();
 
 // Text blocks count as their text; other blocks (tool use and results) as their JSON, images as
@@ -94,6 +96,7 @@ function parse(raw: unknown): ChatRequest {
     choices: 1,
     stream: body.stream === true,
     includeUsage: true,
+    endUser: body.metadata?.user_id ?? undefined,
   };
 }
 

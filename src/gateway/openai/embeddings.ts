@@ -21,7 +21,7 @@ import {
   nativeDimensions,
   simulatedEmbedding,
 } from "../../backends/embeddings.ts";
-import { admit, type Admitted, handleInference, modelRoute, requestTenant } from "../admission.ts";
+import { admit, type Admitted, handleInference, modelRoute, requestCaller } from "../admission.ts";
 import { callFailedUpstream, finishedHeaders } from "../endings.ts";
 import { parseUpstreamJson, UpstreamError, UpstreamExchange } from "../upstream.ts";
 import { refuseLongPrompt } from "../handler.ts";
@@ -47,6 +47,8 @@ const bodySchema = z.object({
   ]),
   encoding_format: z.enum(["float", "base64"]).optional(),
   dimensions: z.number().int().min(1).optional(),
+  // The end user, for the spend ledger.
+  user: z.string().nullish(),
 }).loose();
 
 type Body = z.infer<typeof bodySchema>;
@@ -104,7 +106,9 @@ export function registerEmbeddingsRoute(app: Hono, services: Services): void {
     (c) =>
       handleInference(c, services, "embeddings", renderOpenAiError, async (call) => {
         const headers = c.req.raw.headers;
-        call.tenant = requestTenant(services, headers);
+        const caller = requestCaller(services, headers);
+        call.tenant = caller.tenant;
+        call.keyName = caller.keyName;
         const raw = await readJsonBody(
           c.req.raw,
           services.config.maxBodyBytes,
@@ -112,6 +116,7 @@ export function registerEmbeddingsRoute(app: Hono, services: Services): void {
         );
         const body = parse(raw);
         call.requestModel = body.model;
+        call.endUser = body.user ?? undefined;
         const inputs = inputsOf(body);
         refuseLongPrompt(
           services,

@@ -49,6 +49,9 @@ const bodySchema = z.object({
   background: z.boolean().nullish(),
   tools: z.array(z.unknown()).optional(),
   service_tier: z.string().max(64).nullish(),
+  // The end user, for the spend ledger: `safety_identifier` replaces the older `user`.
+  safety_identifier: z.string().nullish(),
+  user: z.string().nullish(),
 }).loose();
 
 type Body = z.infer<typeof bodySchema>;
@@ -99,6 +102,7 @@ function parse(raw: unknown): ChatRequest {
     // Usage always comes in the terminal event; there is nothing to ask for.
     includeUsage: true,
     serviceTier: body.service_tier ?? undefined,
+    endUser: body.safety_identifier ?? body.user ?? undefined,
   };
 }
 

@@ -71,6 +71,9 @@ const bodySchema = z.object({
   stream_options: z.object({ include_usage: z.boolean().nullish() }).loose().nullish(),
   tools: z.array(z.unknown()).optional(),
   service_tier: z.string().max(64).nullish(),
+  // The end user, for the spend ledger: `safety_identifier` replaces the older `user`.
+  safety_identifier: z.string().nullish(),
+  user: z.string().nullish(),
 }).loose();
 
 /** The text of a message: its content (text parts joined) and any tool-call arguments. */
@@ -104,6 +107,7 @@ function parse(raw: unknown): ChatRequest {
     stream: body.stream === true,
     includeUsage: body.stream_options?.include_usage === true,
     serviceTier: body.service_tier ?? undefined,
+    endUser: body.safety_identifier ?? body.user ?? undefined,
   };
 }
 

@@ -55,10 +55,12 @@ function countText(n) {
   return groupDigits(String(n));
 }
 
-function barState(spend, alert, budget) {
+function barState(spend, alert, budget, refusals) {
+  const near = budget !== null && spend * 10n >= budget * 8n;
   if (budget !== null && spend >= budget) return "over";
+  if (near && refusals > 0) return "over";
   if (alert !== null && spend >= alert) return "warn";
-  if (budget !== null && spend * 10n >= budget * 8n) return "warn";
+  if (near) return "warn";
   return "ok";
 }
 
@@ -110,7 +112,7 @@ function tenantCell(kind, row) {
   const spend = BigInt(row.cost_pico);
   const alert = big(row.alert_threshold_pico);
   const budget = big(row.budget_pico);
-  const state = barState(spend, alert, budget);
+  const state = barState(spend, alert, budget, row.budget_refusals);
   const scale = budget ?? alert;
   const meter = scale === null ? null : h("meter", {
     min: "0",

@@ -19,3 +19,19 @@ export interface UsageSink {
   /** Records one finished request; a returned promise is awaited before the response ends. */
   record(record: UsageRecord): void | Promise<void>;
 }
+
+/**
+ * Two sinks in order: `next` reads the record once `first`'s write has settled, committed or
+ * failed (the live page publishes a request only after the ledger committed it). A failure of
+ * `first` still rejects the pair, so the call logs it under `first`'s name.
+ */
+export function inOrder(first: UsageSink, next: UsageSink): UsageSink {
+  return {
+    name: first.name,
+    record(record) {
+      const written = first.record(record);
+      if (!written) return next.record(record);
+      return written.finally(() => next.record(record));
+    },
+  };
+}
