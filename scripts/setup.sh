@@ -18,6 +18,7 @@ system_packages=(
   "redis-server:the Redis budget store's tests start their own redis-server"
   "postgresql:the PostgreSQL ledger's tests start their own server as its postgres user"
   "chromium:the page tests drive a headless Chromium"
+  "nginx:the replicas' end-to-end test runs nginx as their load balancer, with its own config"
 )
 missing=()
 for entry in "${system_packages[@]}"; do

@@ -103,7 +103,9 @@ Deno.test("the server starts, serves and records its ledger with exactly the con
       .replace(new RegExp(`(?<=[=,])${DATA_DIR}$`), data)
   );
   assert.ok(flags.includes(`--allow-write=${data}`), `compose's app flags: ${flags.join(" ")}`);
-  const ledgerUrl = app.environment?.LEDGER_URL ?? "";
+  // Compose's default, for when .env names no other ledger: `${LEDGER_URL:-sqlite:/app/data/…}`.
+  const ledgerUrl = /^\$\{LEDGER_URL:-([^}]+)\}$/.exec(app.environment?.LEDGER_URL ?? "")?.[1] ??
+    "";
   assert.ok(ledgerUrl.startsWith(`sqlite:${DATA_DIR}/`), `compose's LEDGER_URL: ${ledgerUrl}`);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, "src/main.ts"],

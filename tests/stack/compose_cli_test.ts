@@ -24,19 +24,17 @@ interface ResolvedService {
  * Runs `docker compose config` from the root with only the given environment: an empty env file
  * stands in for a developer's .env, so the result does not depend on this machine.
  */
-async function composeConfig(env: Record<string, string>, ...args: string[]) {
+async function composeConfig(env: Record<string, string>, profiles: string[]) {
   const emptyEnvFile = await Deno.makeTempFile({ suffix: ".env" });
   try {
     const result = await new Deno.Command(compose, {
       args: [
         "--env-file",
         emptyEnvFile,
-        "--profile",
-        "spike",
+        ...profiles.flatMap((profile) => ["--profile", profile]),
         "config",
         "--format",
         "json",
-        ...args,
       ],
       cwd: REPO_ROOT,
       clearEnv: true,
@@ -61,8 +59,9 @@ async function composeConfig(env: Record<string, string>, ...args: string[]) {
 
 async function resolvedServices(
   env: Record<string, string>,
+  profiles = ["spike"],
 ): Promise<Record<string, ResolvedService>> {
-  const { code, stdout, stderr } = await composeConfig(env);
+  const { code, stdout, stderr } = await composeConfig(env, profiles);
   assert.equal(code, 0, stderr);
   return JSON.parse(stdout).services;
 }
@@ -92,7 +91,7 @@ Deno.test("docker compose config accepts the stack and resolves every image to i
 });
 
 Deno.test("docker compose config resolves bind mounts from the repository root and publishes on 127.0.0.1", async () => {
-  const services = await resolvedServices({});
+  const services = await resolvedServices({}, ["spike", "replicas"]);
   for (const [name, service] of Object.entries(services)) {
     for (const volume of service.volumes ?? []) {
       if (volume.type !== "bind") continue;
@@ -149,4 +148,45 @@ Deno.test("a version or bind address set in the environment wins over the commit
     Object.values(services).flatMap((s) => (s.ports ?? []).map((p) => p.host_ip)),
   );
   assert.deepEqual([...hosts], ["0.0.0.0"]);
+});
+
+Deno.test("with --profile replicas, compose adds three replicas on Redis and PostgreSQL, each with its own data volume, behind the pinned balancer", async () => {
+  const services = await resolvedServices({}, ["replicas"]);
+  const replicas = ["app-1", "app-2", "app-3"];
+  for (const name of [...replicas, "load-balancer", "redis", "postgres"]) {
+    assert.ok(services[name], `${name} is missing`);
+  }
+  assert.equal(services.spike, undefined, "the spike profile was not asked for");
+  assert.equal(services["load-balancer"].image, `nginx:${pins.NGINX_VERSION}`);
+  assert.equal(services.redis.image, `redis:${pins.REDIS_VERSION}`);
+  assert.equal(services.postgres.image, `postgres:${pins.POSTGRES_VERSION}`);
+  const dataVolumes = new Set<string>();
+  for (const name of replicas) {
+    const replica = services[name];
+    assert.equal(replica.build?.args?.DENO_VERSION, pins.DENO_VERSION, name);
+    // The merge keys resolved: the app's environment, then the shared stores.
+    assert.deepEqual(replica.environment, {
+      ...services.app.environment,
+      BUDGET_STORE: "redis",
+      REDIS_URL: "redis://redis:6379",
+      LEDGER_URL: "postgres://ledger@postgres:5432/ledger",
+      LEDGER_OUTBOX: "/app/data/ledger-outbox.sqlite",
+    });
+    assert.deepEqual(replica.command, services.app.command, name);
+    const [volume, ...more] = replica.volumes ?? [];
+    assert.deepEqual(more, [], name);
+    assert.equal(volume.type, "volume", name);
+    assert.equal(volume.target, "/app/data", name);
+    dataVolumes.add(volume.source);
+    assert.deepEqual(replica.ports ?? [], [], `${name} is reached through the balancer only`);
+  }
+  assert.equal(dataVolumes.size, 3, [...dataVolumes].join());
+  assert.deepEqual(
+    services["load-balancer"].ports?.map((p) => [p.host_ip, p.published, p.target]),
+    [["127.0.0.1", "8080", 8000]],
+  );
+  assert.deepEqual(
+    services.app.volumes?.map((v) => [v.type, v.source, v.target]),
+    [["volume", "app-data", "/app/data"]],
+  );
 });

@@ -3,7 +3,8 @@
  * healthchecks. The Compose schema itself is checked by the real CLI (compose_cli_test.ts).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, posix } from "node:path";
+import { loadConfig } from "../../src/config.ts";
 import { interpolate, parseEnvFile, parseMount } from "../../scripts/stack/compose.ts";
 import {
   composeServices,
@@ -47,6 +48,13 @@ Deno.test("every bind mount of config, rules or dashboards is read-only", () => 
   assert.deepEqual(writable, []);
 });
 
+/**
+ * An exact version of each pin: MAJOR.MINOR.PATCH, but MAJOR.MINOR for PostgreSQL, whose releases
+ * have two numbers (17.7 is one release; 17 would float).
+ */
+const exactVersion = (variable: string) =>
+  variable === "POSTGRES_VERSION" ? /^\d+\.\d+$/ : /^v?\d+\.\d+\.\d+$/;
+
 Deno.test("every image is pinned to an exact version from stack/versions.env", () => {
   const lookup = (variable: string) => pins[variable];
   const images = Object.entries(services).filter(([, service]) => service.image);
@@ -56,7 +64,7 @@ Deno.test("every image is pinned to an exact version from stack/versions.env", (
     assert.ok(variable, `${name}: image ${service.image} does not take its tag from a pin`);
     assert.ok(pins[variable], `${name}: ${variable} is not pinned in stack/versions.env`);
     const tag = interpolate(service.image!, lookup).split(":").at(-1)!;
-    assert.match(tag, /^v?\d+\.\d+\.\d+$/, `${name}: tag ${tag} is not an exact version`);
+    assert.match(tag, exactVersion(variable), `${name}: tag ${tag} is not an exact version`);
   }
 });
 
@@ -67,11 +75,15 @@ Deno.test("every pin in stack/versions.env is an exact version", () => {
     "DOCKER_COMPOSE_VERSION",
     "GRAFANA_VERSION",
     "JAEGER_VERSION",
+    "NGINX_VERSION",
     "OTELCOL_VERSION",
+    "POSTGRES_VERSION",
     "PROMETHEUS_VERSION",
+    "REDIS_VERSION",
   ]);
   for (const [name, version] of Object.entries(pins)) {
-    assert.match(version, /^\d+\.\d+\.\d+$/, `${name}=${version}`);
+    assert.match(version, exactVersion(name), `${name}=${version}`);
+    assert.doesNotMatch(version, /^v/, `${name}=${version}: the image adds its own prefix`);
   }
 });
 
@@ -248,5 +260,111 @@ Deno.test("the spike simulation runs only under the spike profile", () => {
     "app,prometheus,alertmanager,alert-receiver",
   );
   const profiled = Object.entries(services).filter(([, s]) => s.profiles).map(([name]) => name);
-  assert.deepEqual(profiled, ["spike"]);
+  assert.deepEqual(profiled.filter((name) => services[name].profiles?.includes("spike")), [
+    "spike",
+  ]);
+});
+
+const REPLICAS = ["app-1", "app-2", "app-3"];
+
+Deno.test("the replicas profile holds three app replicas, their balancer, Redis and PostgreSQL, and only them", () => {
+  const profiled = Object.entries(services).filter(([, s]) => s.profiles).map(([name]) => name);
+  assert.deepEqual(
+    profiled.filter((name) => services[name].profiles?.includes("replicas")).sort(),
+    [...REPLICAS, "load-balancer", "postgres", "redis"],
+  );
+  for (const name of profiled) assert.equal(services[name].profiles?.length, 1, name);
+});
+
+Deno.test("each replica runs the app's command on the shared Redis budgets and PostgreSQL ledger, with its own outbox volume", () => {
+  const volumes = new Set<string>();
+  for (const name of REPLICAS) {
+    const replica = services[name];
+    assert.deepEqual(replica.command, services.app.command, name);
+    assert.deepEqual(replica.healthcheck, services.app.healthcheck, name);
+    const env = replica.environment ?? {};
+    // The app's own settings (OTLP endpoint, service name) and the shared stores on top.
+    for (const [key, value] of Object.entries(services.app.environment ?? {})) {
+      if (key !== "LEDGER_URL") assert.equal(env[key], value, `${name}.${key}`);
+    }
+    assert.equal(env.BUDGET_STORE, "redis", name);
+    assert.equal(env.REDIS_URL, "redis://redis:6379", name);
+    assert.match(env.LEDGER_URL, /^postgres:\/\/[^@/]+@postgres:5432\/\w+$/, name);
+    assert.equal(env.LEDGER_OUTBOX, "/app/data/ledger-outbox.sqlite", name);
+    const mounts = (replica.volumes ?? []).map(parseMount);
+    assert.equal(mounts.length, 1, name);
+    assert.deepEqual({ ...mounts[0], source: "" }, {
+      kind: "volume",
+      source: "",
+      target: "/app/data",
+      readOnly: false,
+    });
+    volumes.add(mounts[0].source);
+    assert.deepEqual(replica.depends_on, {
+      "otel-collector": { condition: "service_started" },
+      postgres: { condition: "service_healthy" },
+      redis: { condition: "service_healthy" },
+    });
+    assert.equal(replica.ports, undefined, `${name} is reached through the balancer only`);
+  }
+  assert.equal(volumes.size, REPLICAS.length, `replicas share an outbox volume: ${[...volumes]}`);
+  assert.ok(!volumes.has("app-data"));
+});
+
+Deno.test("the balancer spreads the API over exactly the three replicas, from the site file it mounts", async () => {
+  const balancer = services["load-balancer"];
+  assert.match(balancer.image ?? "", /^nginx:\$\{NGINX_VERSION:\?/);
+  assert.deepEqual(balancer.volumes, [
+    "./stack/nginx/replicas.conf:/etc/nginx/conf.d/default.conf:ro",
+  ]);
+  assert.deepEqual(balancer.ports, ["${BIND_ADDRESS:-127.0.0.1}:${APP_REPLICAS_PORT:-8080}:8000"]);
+  const site = await readRepoFile("stack/nginx/replicas.conf");
+  const servers = [...site.matchAll(/^\s*server\s+([\w.-]+):(\d+)\b/gm)]
+    .map(([, host, port]) => `${host}:${port}`);
+  assert.deepEqual(servers, REPLICAS.map((name) => `${name}:8000`));
+  assert.match(site, /^\s*listen 8000;$/m);
+  // Streams and the live page's events pass through as they are written.
+  assert.match(site, /^\s*proxy_buffering off;$/m);
+  for (const name of REPLICAS) {
+    assert.equal(balancer.depends_on?.[name]?.condition, "service_healthy", name);
+  }
+});
+
+Deno.test("Redis and PostgreSQL keep their data in volumes and are not published", () => {
+  for (const [name, target] of [["redis", "/data"], ["postgres", "/var/lib/postgresql/data"]]) {
+    const mounts = (services[name].volumes ?? []).map(parseMount);
+    assert.deepEqual(mounts.map((m) => [m.kind, m.target]), [["volume", target]], name);
+    assert.equal(services[name].ports, undefined, `${name} is published`);
+  }
+  assert.ok(services.redis.command?.includes("--appendonly"));
+  // The database and user the replicas' LEDGER_URL names.
+  const ledgerUrl = new URL(services["app-1"].environment?.LEDGER_URL ?? "");
+  assert.equal(services.postgres.environment?.POSTGRES_USER, ledgerUrl.username);
+  assert.equal(services.postgres.environment?.POSTGRES_DB, ledgerUrl.pathname.slice(1));
+});
+
+Deno.test("the app writes its default ledger into a volume at /app/data, a folder the image makes for its non-root user", async () => {
+  // Compose names the file by its absolute path (the native stack rewrites it to its volume)...
+  const composed = interpolate(services.app.environment?.LEDGER_URL ?? "", () => undefined);
+  // ...and the image alone (`docker run`) takes the server's default, relative to its WORKDIR.
+  const builtIn = loadConfig({}).ledger;
+  for (const ledger of [loadConfig({ LEDGER_URL: composed }).ledger, builtIn]) {
+    assert.equal(ledger.kind, "sqlite");
+    const path = posix.resolve(
+      services.app.working_dir ?? "",
+      ledger.kind === "sqlite" ? ledger.path : "",
+    );
+    assert.ok(path.startsWith("/app/data/"), path);
+  }
+  assert.ok(services.app.volumes?.includes("app-data:/app/data"));
+  assert.ok(services.app.command?.includes("--allow-write=/app/data"));
+  assert.equal(envExample.LEDGER_URL, composed, ".env.example shows the default");
+  const lines = dockerfile.split("\n");
+  const user = lines.indexOf("USER deno");
+  const mkdir = lines.indexOf("RUN mkdir -p /app/data");
+  assert.ok(user > 0 && mkdir > user, "the image must create /app/data as its user, deno");
+  assert.ok(lines.includes("WORKDIR /app"));
+  assert.match(lines.find((l) => l.startsWith("CMD "))!, /"--allow-write=\/app\/data"/);
+  // A developer's local ledger never goes into the image.
+  assert.ok((await readRepoFile("stack/app/Dockerfile.dockerignore")).split("\n").includes("data"));
 });

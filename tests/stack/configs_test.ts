@@ -9,6 +9,7 @@ import { stackBinaries } from "../../scripts/stack/binaries.ts";
 import { planStack } from "../../scripts/stack/launcher.ts";
 import { DEFAULT_NATIVE_PORTS } from "../../scripts/stack/ports.ts";
 import { readRepoFile, readRepoYaml, REPO_ROOT, run, versionPins } from "./helpers.ts";
+import { testReplicasSite } from "../helpers/nginx.ts";
 
 // Fails loudly, naming what is missing, when scripts/install-stack.sh has not built them.
 const binaries = await stackBinaries(REPO_ROOT);
@@ -204,6 +205,12 @@ Deno.test("jaeger keeps traces in memory and serves the query API on 16686", asy
   assert.deepEqual(config.service.pipelines.traces.receivers, ["otlp"]);
 });
 
+Deno.test("nginx -t accepts the replicas profile's balancer site, rendered as the native test runs it", async () => {
+  const { code, output } = await testReplicasSite([18001, 18002, 18003], 18080);
+  assert.equal(code, 0, output);
+  assert.match(output, /test is successful/);
+});
+
 Deno.test("every stack config file opens with a header comment of 2 to 5 lines", async () => {
   const files = [
     "compose.yaml",
@@ -217,6 +224,7 @@ Deno.test("every stack config file opens with a header comment of 2 to 5 lines",
     "stack/grafana/provisioning/datasources/datasources.yaml",
     "stack/grafana/provisioning/dashboards/dashboards.yaml",
     "stack/app/Dockerfile",
+    "stack/nginx/replicas.conf",
   ];
   for (const file of files) {
     const lines = (await readRepoFile(file)).split("\n");

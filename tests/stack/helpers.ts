@@ -60,6 +60,7 @@ export interface RawService {
   profiles?: string[];
   user?: string;
   restart?: string;
+  working_dir?: string;
 }
 
 /** stack/compose.yaml's services, raw. */
