@@ -50,6 +50,7 @@ export type TargetId =
   | "plain-vs-proxy"
   | "inference-vs-hono"
   | "traced-vs-hono"
+  | "ledger-cost"
   | "gateway-p99-1000"
   | "stream-ttft-p99"
   | "metrics-render";

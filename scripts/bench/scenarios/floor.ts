@@ -33,9 +33,20 @@ export const FLOOR_TOKENS = 16;
  * The server processes of the scenario (several contenders may share one); this server's own are
  * also started from the --baseline checkout, as `<id>@baseline`.
  */
-type ServerId = "hono" | "inference" | "inference-traced" | "proxy" | "gateway";
+type ServerId =
+  | "hono"
+  | "inference"
+  | "inference-no-ledger"
+  | "inference-traced"
+  | "proxy"
+  | "gateway";
 type ServerKey = ServerId | `${ServerId}@baseline`;
-const APP_SERVERS: readonly ServerId[] = ["inference", "inference-traced", "gateway"];
+const APP_SERVERS: readonly ServerId[] = [
+  "inference",
+  "inference-no-ledger",
+  "inference-traced",
+  "gateway",
+];
 
 interface Contender {
   readonly id: string;
@@ -51,6 +62,12 @@ export const FLOOR_CONTENDERS: readonly Contender[] = [
     id: "inference",
     label: "this server, /v1/inference, default settings (no span export)",
     server: "inference",
+    request: "inference",
+  },
+  {
+    id: "inference-no-ledger",
+    label: "this server, /v1/inference, default settings but the ledger off (LEDGER_URL=none)",
+    server: "inference-no-ledger",
     request: "inference",
   },
   {
@@ -94,6 +111,12 @@ const RATIOS: readonly { contender: string; floor: string; what: string; target:
     floor: "hono",
     what: "/v1/inference, default settings ÷ bare Hono",
     target: "inference-vs-hono",
+  },
+  {
+    contender: "inference",
+    floor: "inference-no-ledger",
+    what: "/v1/inference, ledger on ÷ ledger off",
+    target: "ledger-cost",
   },
   {
     contender: "inference-traced",
@@ -197,6 +220,7 @@ async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<
       );
     }
     await app("inference", {});
+    await app("inference-no-ledger", { LEDGER_URL: "none" });
     if (collector) {
       await app("inference-traced", { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint });
     }
