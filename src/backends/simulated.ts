@@ -99,7 +99,10 @@ export function createSimulatedBackend(options: SimulatedOptions): Backend {
     const full = options.mode === "echo"
       ? `Response to: ${firstCodePoints(prompt, 50)}...`
       : realisticText(seedOf(`${request.model}\n${prompt}`), Math.max(1, request.maxTokens));
-    const count = (t: string) => options.countTokens(request.model, t);
+    const { counter } = request;
+    const count = counter
+      ? (t: string) => counter.count(t)
+      : (t: string) => options.countTokens(request.model, t);
     const { text, tokens } = cutToTokens(full, request.maxTokens, count);
     const finishReason: "stop" | "length" = options.mode === "realistic" || text !== full
       ? "length"
@@ -114,7 +117,9 @@ export function createSimulatedBackend(options: SimulatedOptions): Backend {
       if (options.mode === "realistic") {
         await sleep(options.ttftMs + tokens * options.tokenMs, request.signal);
       }
-      return { text, finishReason };
+      return request.counter
+        ? { text, finishReason, outputTokens: tokens }
+        : { text, finishReason };
     },
     async *stream(request): AsyncIterable<StreamEvent> {
       const { text, finishReason } = reply(request);

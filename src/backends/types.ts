@@ -1,8 +1,9 @@
 /**
  * The interface of the embedded simulated model. It produces text; it never touches metrics or
- * prices: the route turns its result into one usage record, counting tokens itself.
+ * prices: the route turns its result into one usage record, counting tokens itself (or taking
+ * the count the backend made with the route's own counter).
  */
-import type { ChatMessage } from "../tokens/count.ts";
+import type { ChatMessage, TokenCounter } from "../tokens/count.ts";
 
 /** What the model is asked to produce. */
 export interface GenerationRequest {
@@ -11,12 +12,16 @@ export interface GenerationRequest {
   readonly messages: readonly ChatMessage[];
   readonly maxTokens: number;
   readonly signal: AbortSignal;
+  /** The model's token counter the caller prices with; a backend that counts uses this one. */
+  readonly counter?: TokenCounter;
 }
 
 /** A finished generation. */
 export interface Generation {
   readonly text: string;
   readonly finishReason: "stop" | "length";
+  /** The reply's tokens by the request's `counter`, when one was given and the backend counted. */
+  readonly outputTokens?: number;
 }
 
 /** One streamed piece of a generation. */

@@ -4,6 +4,7 @@
  * slow-loris style, would otherwise hold a concurrency slot for ever), strict UTF-8 and JSON.
  * Each failure is a documented ApiError.
  */
+import { clearDeadline, setDeadline } from "./deadlines.ts";
 import { ApiError } from "./errors.ts";
 
 /** Decoding without `stream` keeps no state, so one strict decoder serves every request. */
@@ -29,7 +30,7 @@ export async function readJsonBody(
   }
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (declared > maxBytes) throw tooLarge(maxBytes);
-  const bytes = await readLimited(request, maxBytes, timeoutMs);
+  const bytes = await readLimited(request, declared, maxBytes, timeoutMs);
   let text: string;
   try {
     text = UTF8.decode(bytes);
@@ -55,47 +56,84 @@ function tooLarge(maxBytes: number): ApiError {
   );
 }
 
-async function readLimited(
+function timedOut(timeoutMs: number): ApiError {
+  return new ApiError(
+    "request_timeout",
+    `request body not received within ${timeoutMs} ms (BODY_TIMEOUT_MS)`,
+  );
+}
+
+function unreadable(error: unknown): ApiError {
+  return error instanceof ApiError ? error : new ApiError(
+    "invalid_json",
+    `request body could not be read: ${(error as Error).message}`,
+  );
+}
+
+/**
+ * The body within `maxBytes` and `timeoutMs`. With a declared length within the limit the
+ * connection's framing already bounds the body, so it is read in one go (`bytes()`: one native
+ * read, no JS loop over chunks); otherwise chunk by chunk, counting. A body that misses its
+ * deadline is answered 408 at once; the read left behind ends when the connection closes.
+ */
+function readLimited(
   request: Request,
+  declared: number,
   maxBytes: number,
   timeoutMs: number,
 ): Promise<Uint8Array> {
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
+  const body = request.body;
+  if (!body) return Promise.resolve(new Uint8Array());
+  return new Promise((resolve, reject) => {
+    if (declared >= 0 && declared <= maxBytes) {
+      const deadline = setDeadline(timeoutMs, () => reject(timedOut(timeoutMs)));
+      request.bytes().then(
+        (bytes) => {
+          clearDeadline(deadline);
+          // A request built in-process has no framing behind its header: check it anyway.
+          if (bytes.byteLength > maxBytes) reject(tooLarge(maxBytes));
+          else resolve(bytes);
+        },
+        (error) => {
+          clearDeadline(deadline);
+          reject(unreadable(error));
+        },
+      );
+      return;
+    }
+    const reader = body.getReader();
+    const deadline = setDeadline(timeoutMs, () => {
+      reject(timedOut(timeoutMs));
+      reader.cancel().catch(() => {});
+    });
+    readChunks(reader, maxBytes).then(
+      (bytes) => {
+        clearDeadline(deadline);
+        resolve(bytes);
+      },
+      (error) => {
+        clearDeadline(deadline);
+        reject(unreadable(error));
+      },
+    );
+  });
+}
+
+async function readChunks(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  maxBytes: number,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  // One timer per body, not a race per chunk: on the hot path every request has a body. A
-  // cancelled read resolves as a (short) end of the body, so the flag tells the two apart.
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    reader.cancel().catch(() => {});
-  }, timeoutMs);
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (timedOut) {
-        throw new ApiError(
-          "request_timeout",
-          `request body not received within ${timeoutMs} ms (BODY_TIMEOUT_MS)`,
-        );
-      }
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(maxBytes);
-      }
-      chunks.push(value);
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
     }
-  } catch (error) {
-    if (error instanceof ApiError) throw error;
-    throw new ApiError(
-      "invalid_json",
-      `request body could not be read: ${(error as Error).message}`,
-    );
-  } finally {
-    clearTimeout(timer);
+    chunks.push(value);
   }
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);

@@ -82,12 +82,13 @@ export function registerInferenceRoute(app: Hono, services: Services): void {
             messages: [{ role: "user", content: body.prompt }],
             maxTokens: body.max_tokens,
             signal,
+            counter,
           });
         } catch (error) {
           if (!signal.aborted) throw error;
           return await billClientLeft(call, admitted);
         }
-        const outputTokens = counter.count(generation.text);
+        const outputTokens = generation.outputTokens ?? counter.count(generation.text);
         const record = await call.finish({
           usage: localUsage(inputTokens, outputTokens),
           usageSource: "estimated",

@@ -35,6 +35,18 @@ Deno.test("the reply is cut to max_tokens", async () => {
   assert.equal(out.finishReason, "length");
 });
 
+Deno.test("given the caller's counter, the reply is cut with it and its count is reported", async () => {
+  const cl100k = tokenCounter("cl100k_base", { exact: false });
+  const sim = createSimulatedBackend({ mode: "echo", ttftMs: 0, tokenMs: 0, countTokens });
+  const prompt = "Explain transformers in 3 sentences, then again in French";
+  const cut = await sim.generate({ ...ask(prompt, 7), counter: cl100k });
+  assert.equal(cut.outputTokens, cl100k.count(cut.text));
+  assert.equal(cut.outputTokens, 7);
+  const whole = await sim.generate({ ...ask(prompt), counter: cl100k });
+  assert.equal(whole.outputTokens, cl100k.count(whole.text));
+  assert.equal((await sim.generate(ask(prompt))).outputTokens, undefined, "no counter, no count");
+});
+
 Deno.test("realistic mode is deterministic, fills max_tokens and waits TTFT plus per-token time", async () => {
   const waits: number[] = [];
   const sim = createSimulatedBackend({
