@@ -4,14 +4,7 @@
  * picks the store from the configuration; everything else talks to the {@link Ledger} interface.
  */
 import type { LedgerStoreConfig } from "../config.ts";
-import {
-  pruneRows,
-  recordById,
-  recordsPage,
-  scanChunks,
-  spendReport,
-  windowSpend,
-} from "./queries.ts";
+import { recordById, recordsPage, scanChunks, spendReport, windowSpend } from "./queries.ts";
 import type { Ledger, LedgerOptions } from "./types.ts";
 import { openSqliteFile, sqliteDb } from "./sqlite.ts";
 import { openWorkerReader } from "./sqlite_reader.ts";
@@ -46,13 +39,7 @@ export function openSqliteLedger(
   const db = reader ?? sqliteDb(file);
   const writer = new GroupCommitWriter(file, options.metrics);
   options.metrics?.outboxBacklog.set(0);
-  const retention = scheduleRetention(
-    options,
-    (nowMs) =>
-      options.retentionDays === undefined
-        ? Promise.resolve(0)
-        : pruneRows(db, options.retentionDays, nowMs),
-  );
+  const retention = scheduleRetention(options, db);
   return {
     store: "sqlite",
     append: (row) => writer.append(row),

@@ -22,14 +22,7 @@ import {
 } from "./schema.ts";
 import { openSqliteFile, type SqlDb, sqliteDb } from "./sqlite.ts";
 import { GroupCommitWriter } from "./writer.ts";
-import {
-  pruneRows,
-  recordById,
-  recordsPage,
-  scanChunks,
-  spendReport,
-  windowSpend,
-} from "./queries.ts";
+import { recordById, recordsPage, scanChunks, spendReport, windowSpend } from "./queries.ts";
 import { scheduleRetention } from "./retention.ts";
 import { liveSummary } from "./live.ts";
 
@@ -107,13 +100,7 @@ export function openPostgresLedger(config: PostgresConfig, options: LedgerOption
     },
   };
   const outbox = options.readOnly ? null : new Outbox(config, sql, schemaReady, options);
-  const retention = scheduleRetention(
-    options,
-    (nowMs) =>
-      options.retentionDays === undefined
-        ? Promise.resolve(0)
-        : pruneRows(db, options.retentionDays, nowMs),
-  );
+  const retention = scheduleRetention(options, db);
   return {
     store: "postgres",
     append: (row) =>

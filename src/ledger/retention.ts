@@ -1,17 +1,23 @@
 /** Retention: rows older than LEDGER_RETENTION_DAYS are deleted, at start and then hourly. */
 import type { LedgerOptions } from "./types.ts";
+import { pruneRows } from "./queries.ts";
+import type { SqlDb } from "./sqlite.ts";
 
 /** How often retention runs while the server is up. */
 export const PRUNE_INTERVAL_MS = 3_600_000;
 
 /**
- * Runs retention once soon after start and then hourly, when a retention period is set; `prune`
- * is also callable directly. Failures are logged, and the next run tries again.
+ * Runs retention over `db` once soon after start and then hourly, when a retention period is set;
+ * `prune` is also callable directly (it deletes nothing without a period). Failures are logged,
+ * and the next run tries again.
  */
 export function scheduleRetention(
   options: LedgerOptions,
-  prune: (nowMs: number) => Promise<number>,
+  db: SqlDb,
 ): { prune: (nowMs: number) => Promise<number>; stop: () => void } {
+  const days = options.retentionDays;
+  const prune = (nowMs: number) =>
+    days === undefined ? Promise.resolve(0) : pruneRows(db, days, nowMs);
   if (options.retentionDays === undefined || options.readOnly) {
     return { prune, stop: () => {} };
   }

@@ -22,29 +22,17 @@ import {
   AlwaysOnSampler,
   ConsoleSpanExporter,
   ParentBasedSampler,
-  type ReadableSpan,
   type Sampler,
   SimpleSpanProcessor,
-  type SpanExporter,
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
-import { OTLPExporterBase } from "@opentelemetry/otlp-exporter-base";
-import {
-  convertLegacyHttpOptions,
-  createOtlpHttpExportDelegate,
-} from "@opentelemetry/otlp-exporter-base/node-http";
-import {
-  JsonTraceSerializer,
-  ProtobufTraceSerializer,
-  TraceExporterMetricsHelper,
-} from "@opentelemetry/otlp-transformer";
-import type { Config, OTLP_PROTOCOLS, TracesSampler } from "../config.ts";
+import type { Config, TracesSampler } from "../config.ts";
 import { WorkerSpanProcessor } from "./span_export.ts";
+import type { OtlpProtocol } from "./otlp_exporter.ts";
 
-/** The OTLP/HTTP encodings the exporter speaks. */
-export type OtlpProtocol = typeof OTLP_PROTOCOLS[number];
+export type { OtlpProtocol };
 
 /** The settings tracing is built from. */
 export type TracingConfig = Pick<
@@ -90,23 +78,6 @@ export function samplerFor(name: TracesSampler, ratio: number): Sampler {
     ? new TraceIdRatioBasedSampler(ratio)
     : new AlwaysOnSampler();
   return name.startsWith("parentbased_") ? new ParentBasedSampler({ root }) : root;
-}
-
-/** An OTLP/HTTP span exporter in `protocol`, configured by the OTEL_EXPORTER_OTLP_* variables. */
-export function otlpTraceExporter(protocol: OtlpProtocol): SpanExporter {
-  const json = protocol === "http/json";
-  const options = convertLegacyHttpOptions({}, "TRACES", "v1/traces", {
-    "Content-Type": json ? "application/json" : "application/x-protobuf",
-  });
-  return new OTLPExporterBase<ReadableSpan[]>(
-    createOtlpHttpExportDelegate(
-      options,
-      json ? JsonTraceSerializer : ProtobufTraceSerializer,
-      "otlp_http_span_exporter",
-      TraceExporterMetricsHelper,
-      undefined,
-    ),
-  );
 }
 
 function withDeadline(flush: Promise<void>): Promise<void> {

@@ -10,7 +10,7 @@
  */
 import type { Context } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
-import type { OtlpProtocol } from "./otel.ts";
+import type { OtlpProtocol } from "./otlp_exporter.ts";
 import { type SpanRecord, toRecord } from "./span_records.ts";
 
 /** What the worker is told. */

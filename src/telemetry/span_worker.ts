@@ -7,7 +7,7 @@
 /// <reference lib="deno.worker" />
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
-import { otlpTraceExporter } from "./otel.ts";
+import { otlpTraceExporter } from "./otlp_exporter.ts";
 import { SpanRebuilder } from "./span_records.ts";
 import type { ToWorker } from "./span_export.ts";
 
