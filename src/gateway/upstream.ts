@@ -17,7 +17,8 @@ import { ATTR, type UpstreamErrorKind } from "../telemetry/names.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";
 import type { Protocol, Provider } from "../providers/providers.ts";
 import type { SseEvent } from "./sse.ts";
-import type { ScanRules, SseScanner } from "./sse_scan.ts";
+import type { ScanRules } from "./json_scan.ts";
+import type { SseScanner } from "./sse_scan.ts";
 
 /** An upstream call that failed, with its kind from the closed set. */
 export class UpstreamError extends Error {

@@ -7,7 +7,8 @@
  * full, and may be dropped or rewritten. One idle timer per stream, not one per read.
  */
 import { parseSseEvent } from "./sse.ts";
-import { SseScanner, TextTally } from "./sse_scan.ts";
+import { SseScanner } from "./sse_scan.ts";
+import { TextTally } from "./text_tally.ts";
 import { type StreamReader, Triage, type UpstreamError } from "./upstream.ts";
 import type { StreamPieces } from "./relay.ts";
 
@@ -150,8 +151,8 @@ export class UpstreamPieces implements StreamPieces {
       const id = this.#reader.droppedNull;
       const cut = withoutMember(
         bytes,
-        scan.nullStart[id] - scan.eventStart,
-        scan.nullEnd[id] - scan.eventStart,
+        scan.json.nullStart[id] - scan.eventStart,
+        scan.json.nullEnd[id] - scan.eventStart,
       );
       if (cut) {
         if (tally.commit()) this.carriedText = true;

@@ -6,13 +6,9 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import {
-  keyBits,
-  keyIds,
-  type ScanRules,
-  SseScanner,
-  TextTally,
-} from "../../src/gateway/sse_scan.ts";
+import { keyBits, keyIds, type ScanRules } from "../../src/gateway/json_scan.ts";
+import { SseScanner } from "../../src/gateway/sse_scan.ts";
+import { TextTally } from "../../src/gateway/text_tally.ts";
 import { parseSseEvent } from "../../src/gateway/sse.ts";
 
 const encoder = new TextEncoder();
@@ -66,21 +62,23 @@ function scanAll(stream: Uint8Array, cuts: readonly number[]): Scanned[] {
       tally.commit();
       const values: Record<string, string | number> = {};
       for (const key of ["type", "model"] as const) {
-        const n = scanner.valueLength(ID[key]);
-        values[key] = n >= 0 ? scanner.valueText(ID[key]) : n;
+        const n = scanner.json.valueLength(ID[key]);
+        values[key] = n >= 0 ? scanner.json.valueText(ID[key]) : n;
       }
-      const usage = (scanner.nullRanges & keyBits(ID.usage)) !== 0
-        ? decoder.decode(stream.subarray(scanner.nullStart[ID.usage], scanner.nullEnd[ID.usage]))
+      const usage = (scanner.json.nullRanges & keyBits(ID.usage)) !== 0
+        ? decoder.decode(
+          stream.subarray(scanner.json.nullStart[ID.usage], scanner.json.nullEnd[ID.usage]),
+        )
         : undefined;
       events.push({
         bytes: stream.subarray(scanner.eventStart, scanner.eventEnd),
         dataLines: scanner.dataLines,
-        plainObject: scanner.plainObject,
+        plainObject: scanner.json.plainObject,
         isDone: scanner.isDone,
-        seen: scanner.seen,
-        nulls: scanner.nulls,
-        top: scanner.top,
-        filledArrays: scanner.filledArrays,
+        seen: scanner.json.seen,
+        nulls: scanner.json.nulls,
+        top: scanner.json.top,
+        filledArrays: scanner.json.filledArrays,
         values,
         nullMember: usage,
         text: "",
@@ -411,22 +409,4 @@ Deno.test("a byte-order mark opening the stream is not part of the first event",
   const [event] = scanAll(stream, []);
   assert.equal(event.plainObject, true);
   assert.equal(decoder.decode(event.bytes), 'data: {"type":"a"}\n\n');
-});
-
-Deno.test("the text tally decodes escapes, and drops what an event added when it is discarded", () => {
-  const tally = new TextTally();
-  const escaped = encoder.encode('a\\"b\\\\c\\u00e9\\ud83d\\ude00');
-  tally.pushRun(escaped, 0, escaped.length);
-  tally.commit();
-  tally.push(0x78);
-  tally.discard();
-  tally.append('\n"x"');
-  assert.equal(tally.text(), 'a"b\\cé😀\n"x"');
-  const big = new TextTally();
-  const run = encoder.encode("y".repeat(1000));
-  big.pushRun(run, 0, run.length);
-  big.push(0x7a);
-  assert.equal(big.commit(), true);
-  assert.equal(big.commit(), false);
-  assert.equal(big.text(), `${"y".repeat(1000)}z`);
 });

@@ -14,7 +14,8 @@ import { z } from "zod";
 import type { TokenUsage } from "../../pricing/pricing.ts";
 import type { Provider } from "../../providers/providers.ts";
 import type { SseEvent } from "../sse.ts";
-import { keyBits, keyIds, type ScanRules, type SseScanner } from "../sse_scan.ts";
+import { keyBits, keyIds, type ScanRules } from "../json_scan.ts";
+import type { SseScanner } from "../sse_scan.ts";
 import {
   type Completion,
   parseUpstreamJson,
@@ -138,17 +139,17 @@ class AnthropicStreamReader implements StreamReader {
   #finished = false;
 
   triage(scan: SseScanner): Triage {
-    if (!scan.plainObject || scan.valueLength(TYPE) < 0 || scan.eventNameLength === -2) {
+    if (!scan.json.plainObject || scan.json.valueLength(TYPE) < 0 || scan.eventNameLength === -2) {
       return Triage.read;
     }
     // As in step(): an event's name says what it is, else its type.
     const named = scan.eventNameLength >= 0;
-    if (named ? scan.eventNameIn(READ_EVENTS) : scan.valueIn(TYPE, READ_EVENTS)) {
+    if (named ? scan.eventNameIn(READ_EVENTS) : scan.json.valueIn(TYPE, READ_EVENTS)) {
       return Triage.read;
     }
     const delta = named
       ? scan.eventNameIs(CONTENT_BLOCK_DELTA)
-      : scan.valueIs(TYPE, CONTENT_BLOCK_DELTA);
+      : scan.json.valueIs(TYPE, CONTENT_BLOCK_DELTA);
     return delta ? Triage.forward : Triage.forwardNoText;
   }
 

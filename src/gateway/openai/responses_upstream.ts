@@ -14,7 +14,8 @@
 import { z } from "zod";
 import type { TokenUsage } from "../../pricing/pricing.ts";
 import type { SseEvent } from "../sse.ts";
-import { keyBits, keyIds, type ScanRules, type SseScanner } from "../sse_scan.ts";
+import { keyBits, keyIds, type ScanRules } from "../json_scan.ts";
+import type { SseScanner } from "../sse_scan.ts";
 import {
   type Completion,
   parseUpstreamJson,
@@ -140,10 +141,10 @@ class ResponsesStreamReader implements StreamReader {
   #finished = false;
 
   triage(scan: SseScanner): Triage {
-    if (!scan.plainObject || scan.valueLength(TYPE) < 0) return Triage.read;
-    if (this.#model === undefined && (scan.seen & keyBits(RESPONSE)) !== 0) return Triage.read;
-    if (scan.valueIn(TYPE, READ_TYPES)) return Triage.read;
-    return scan.valueIn(TYPE, TEXT_DELTA_TYPES) ? Triage.forward : Triage.forwardNoText;
+    if (!scan.json.plainObject || scan.json.valueLength(TYPE) < 0) return Triage.read;
+    if (this.#model === undefined && (scan.json.seen & keyBits(RESPONSE)) !== 0) return Triage.read;
+    if (scan.json.valueIn(TYPE, READ_TYPES)) return Triage.read;
+    return scan.json.valueIn(TYPE, TEXT_DELTA_TYPES) ? Triage.forward : Triage.forwardNoText;
   }
 
   step(event: SseEvent): StreamStep {

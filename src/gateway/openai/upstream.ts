@@ -14,7 +14,8 @@ import { z } from "zod";
 import type { TokenUsage } from "../../pricing/pricing.ts";
 import type { Provider } from "../../providers/providers.ts";
 import { type SseEvent, sseFrame } from "../sse.ts";
-import { keyBits, keyIds, type ScanRules, type SseScanner } from "../sse_scan.ts";
+import { keyBits, keyIds, type ScanRules } from "../json_scan.ts";
+import type { SseScanner } from "../sse_scan.ts";
 import {
   type Completion,
   parseUpstreamJson,
@@ -190,21 +191,22 @@ class OpenAiStreamReader implements StreamReader {
 
   triage(scan: SseScanner): Triage {
     if (scan.isDone) return Triage.end;
-    if (!scan.plainObject || (scan.seen & READ_WHEN_SEEN) !== 0) return Triage.read;
+    if (!scan.json.plainObject || (scan.json.seen & READ_WHEN_SEEN) !== 0) return Triage.read;
     // A tier other than the last one named is read in full, which keeps it.
-    if ((scan.seen & keyBits(SERVICE_TIER)) !== 0) {
-      if (!scan.valueIs(SERVICE_TIER, this.#serviceTierBytes)) return Triage.read;
+    if ((scan.json.seen & keyBits(SERVICE_TIER)) !== 0) {
+      if (!scan.json.valueIs(SERVICE_TIER, this.#serviceTierBytes)) return Triage.read;
     }
-    if (this.#model === undefined && scan.valueLength(MODEL) < 0) return Triage.read;
+    if (this.#model === undefined && scan.json.valueLength(MODEL) < 0) return Triage.read;
     const triage = this.#forwarding(scan);
-    if (triage !== Triage.read) this.#model ??= scan.valueText(MODEL);
+    if (triage !== Triage.read) this.#model ??= scan.json.valueText(MODEL);
     return triage;
   }
 
   #forwarding(scan: SseScanner): Triage {
-    if (this.clientAskedUsage || (scan.top & keyBits(USAGE)) === 0) return Triage.forward;
+    if (this.clientAskedUsage || (scan.json.top & keyBits(USAGE)) === 0) return Triage.forward;
     // `"usage": null` the client did not ask for goes; a chunk without choices goes whole (read).
-    return (scan.filledArrays & keyBits(CHOICES)) !== 0 && (scan.nullRanges & keyBits(USAGE)) !== 0
+    return (scan.json.filledArrays & keyBits(CHOICES)) !== 0 &&
+        (scan.json.nullRanges & keyBits(USAGE)) !== 0
       ? Triage.forwardWithoutNull
       : Triage.read;
   }
