@@ -127,11 +127,6 @@ export class JsonScan {
     return this.#json === J_END && this.#object;
   }
 
-  /** True inside a string: {@link string} reads what follows. */
-  get inString(): boolean {
-    return this.#json === J_STRING;
-  }
-
   /** The LF that joins two data lines. */
   nextLine(): void {
     this.#line++;
@@ -139,19 +134,27 @@ export class JsonScan {
   }
 
   /**
-   * Reads the body of a string from `chunk[from]`, in a tight loop (most bytes are string bodies)
-   * and kept a run at a time; returns the index of the first byte that is not plain (a quote, a
-   * backslash, a control character), or the chunk's length.
+   * Reads one line of data from `chunk[from]` up to its end (LF or CR: the index returned) or the
+   * chunk's; `base` is the absolute offset of `chunk[0]`. The body of a string, most of the bytes,
+   * is read in a tight loop and kept a run at a time.
    */
-  string(chunk: Uint8Array, from: number): number {
-    let i = from;
+  line(chunk: Uint8Array, from: number, base: number): number {
     const length = chunk.length;
+    let i = from;
     while (i < length) {
-      const b = chunk[i];
-      if (b === QUOTE || b === BACKSLASH || b < SPACE) break;
+      let b = chunk[i];
+      if (this.#json === J_STRING) {
+        const run = i;
+        while (b !== QUOTE && b !== BACKSLASH && b >= SPACE && ++i < length) b = chunk[i];
+        if (this.#keep !== KEEP_NONE) this.#keepRun(chunk, run, i);
+        if (i === length) return i;
+      }
+      // A line that ends inside a string leaves the data invalid: the LF joining the next line
+      // is no string byte, as JSON.parse would say.
+      if (b === LF || b === CR) return i;
+      this.feed(b, base + i);
       i++;
     }
-    if (this.#keep !== KEEP_NONE) this.#keepRun(chunk, from, i);
     return i;
   }
 
@@ -385,14 +388,14 @@ export class JsonScan {
 
   #keyId(): number {
     const n = this.#keyLength;
-    if (n > MAX_KEY) return 0;
-    const keys = this.#compiled.keys;
-    for (let k = 0; k < keys.length; k++) {
-      const key = keys[k];
-      if (key.length !== n) continue;
-      let i = 0;
-      while (i < n && key[i] === this.#key[i]) i++;
-      if (i === n) return k + 1;
+    if (n === 0 || n > MAX_KEY) return 0;
+    const { keys, first, next } = this.#compiled;
+    const key = this.#key;
+    for (let id = first[n * 256 + key[0]]; id !== 0; id = next[id]) {
+      const candidate = keys[id - 1];
+      let i = 1;
+      while (i < n && candidate[i] === key[i]) i++;
+      if (i === n) return id;
     }
     return 0;
   }
@@ -416,6 +419,9 @@ export function same(buffer: Uint8Array, at: number, value: Uint8Array): boolean
 /** Rules made ready for scanning, once per rules object. */
 interface CompiledRules {
   readonly keys: readonly Uint8Array[];
+  /** Candidate ids by length and first byte (`length * 256 + byte`), chained through `next`. */
+  readonly first: Uint8Array;
+  readonly next: Uint8Array;
   /** The ids whose values are kept, and each id's slot among them. */
   readonly kept: readonly number[];
   readonly slots: Int8Array;
@@ -426,11 +432,21 @@ const compiledRules = new WeakMap<ScanRules, CompiledRules>();
 function compile(rules: ScanRules): CompiledRules {
   let compiled = compiledRules.get(rules);
   if (compiled) return compiled;
-  const ids = rules.keys.map((_, i) => i + 1);
+  if (rules.keys.length > 30) throw new Error("a scan looks for at most 30 keys");
+  const keys = rules.keys.map((key) => encoder.encode(key));
+  const first = new Uint8Array((MAX_KEY + 1) * 256);
+  const next = new Uint8Array(keys.length + 1);
+  keys.forEach((key, i) => {
+    if (key.length === 0 || key.length > MAX_KEY) return;
+    const bucket = key.length * 256 + key[0];
+    next[i + 1] = first[bucket];
+    first[bucket] = i + 1;
+  });
+  const ids = keys.map((_, i) => i + 1);
   const kept = ids.filter((id) => (rules.keepValues & (1 << id)) !== 0);
   const slots = new Int8Array(ids.length + 1).fill(-1);
   kept.forEach((id, slot) => slots[id] = slot);
-  compiled = { keys: rules.keys.map((key) => encoder.encode(key)), kept, slots };
+  compiled = { keys, first, next, kept, slots };
   compiledRules.set(rules, compiled);
   return compiled;
 }

@@ -129,18 +129,15 @@ export class SseScanner {
           if (b === SPACE) break;
           // falls through
         case IN_DATA:
-          // A string's body is read in one go. (No `[DONE]` has a string in it.) A line that
-          // ends inside a string leaves the data invalid: the joining LF is no string byte.
-          if (json.inString) {
-            i = json.string(chunk, i);
-            if (i === length) return -1;
-            b = chunk[i];
-          } else if (this.#done >= 0 && b !== LF && b !== CR) this.#doneStep(b);
-          if (b === LF || b === CR) {
-            this.#endLine(b, chunk, i);
+          if (this.#done >= 0 && b !== LF && b !== CR) {
+            // Could still be `[DONE]`: a byte at a time until it cannot.
+            this.#doneStep(b);
+            json.feed(b, base + i);
             break;
           }
-          json.feed(b, base + i);
+          i = json.line(chunk, i, base);
+          if (i === length) return -1;
+          this.#endLine(chunk[i], chunk, i);
           break;
         case EVENT_SPACE:
           this.#line = IN_EVENT;

@@ -8,7 +8,8 @@ const decoder = new TextDecoder();
 
 /** The text: an event's bytes count once it is {@link commit}ted, else {@link discard}ed. */
 export class TextTally {
-  #bytes = new Uint8Array(256);
+  // Small at first: most streams are short, and a small array costs less to make.
+  #bytes = new Uint8Array(64);
   #length = 0;
   #committed = 0;
 

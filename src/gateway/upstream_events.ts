@@ -70,7 +70,23 @@ export class UpstreamPieces implements StreamPieces {
     try {
       if (this.#failure !== undefined) throw this.#failure;
       while (true) {
-        const chunk = await this.#read();
+        // The read is here rather than in a method of its own: one async layer less per chunk.
+        this.#reading = true;
+        this.#readSinceMs = performance.now();
+        this.#timer ??= setTimeout(this.#checkIdle, this.#idleMs);
+        let read: ReadableStreamReadResult<Uint8Array>;
+        try {
+          read = await this.#body.read(
+            new Uint8Array(spareBuffers.pop() ?? new ArrayBuffer(READ_BYTES)),
+          );
+        } finally {
+          this.#reading = false;
+        }
+        const view = read.value;
+        const chunk = view && !read.done ? view.slice() : null;
+        if (view && spareBuffers.length < SPARE_BUFFERS) {
+          spareBuffers.push(view.buffer as ArrayBuffer);
+        }
         if (chunk === null) {
           if (this.#timedOut) throw this.#idleError();
           // As in EventSource, an event cut off before its blank line is dropped.
@@ -190,24 +206,6 @@ export class UpstreamPieces implements StreamPieces {
       at += part.length;
     }
     return bytes;
-  }
-
-  /** The next chunk, or null at the end of the body. */
-  async #read(): Promise<Uint8Array | null> {
-    this.#reading = true;
-    this.#readSinceMs = performance.now();
-    this.#timer ??= setTimeout(this.#checkIdle, this.#idleMs);
-    const buffer = spareBuffers.pop() ?? new ArrayBuffer(READ_BYTES);
-    let result: ReadableStreamReadResult<Uint8Array>;
-    try {
-      result = await this.#body.read(new Uint8Array(buffer));
-    } finally {
-      this.#reading = false;
-    }
-    const view = result.value;
-    const chunk = view && !result.done ? view.slice() : null;
-    if (view && spareBuffers.length < SPARE_BUFFERS) spareBuffers.push(view.buffer as ArrayBuffer);
-    return chunk;
   }
 
   // The timer runs only while a read waits: a client that reads slowly is not the upstream idling.
