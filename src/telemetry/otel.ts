@@ -29,6 +29,7 @@ import {
 } from "@opentelemetry/sdk-trace";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import type { Config, TracesSampler } from "../config.ts";
+import type { Logger } from "../log.ts";
 import { WorkerSpanProcessor } from "./span_export.ts";
 
 /** The settings tracing is built from. */
@@ -83,8 +84,11 @@ function withDeadline(flush: Promise<void>): Promise<void> {
   return Promise.race([flush.catch(() => {}), deadline]).finally(() => clearTimeout(timer));
 }
 
-/** Sets up tracing as the configuration asks. */
-export function setupTracing(config: TracingConfig): TracingSetup {
+/** Sets up tracing as the configuration asks; `logger` hears of a failed export worker. */
+export function setupTracing(
+  config: TracingConfig,
+  logger?: Pick<Logger, "error">,
+): TracingSetup {
   const pipeline = spanPipeline(config);
   const resource = () =>
     defaultResource().merge(resourceFromAttributes({ "service.name": config.serviceName }));
@@ -110,20 +114,28 @@ export function setupTracing(config: TracingConfig): TracingSetup {
     case "sdk": {
       const spanResource = resource();
       const worker = new Worker(new URL("./span_worker.ts", import.meta.url), { type: "module" });
+      const processor = new WorkerSpanProcessor(
+        {
+          protocol: config.otlpTracesProtocol,
+          resource: { attributes: spanResource.attributes, schemaUrl: spanResource.schemaUrl },
+          batch: config.spanBatch,
+        },
+        worker,
+        () => worker.terminate(),
+      );
+      // A failed worker costs the spans, not the server: the error is handled here, not rethrown.
+      worker.addEventListener("error", (event) => {
+        event.preventDefault();
+        processor.abandon();
+        worker.terminate();
+        logger?.error("span export worker failed; spans are no longer exported", {
+          error: event.message,
+        });
+      });
       const provider = new TracerProvider({
         resource: spanResource,
         sampler: samplerFor(config.tracesSampler, config.tracesSamplerArg),
-        spanProcessors: [
-          new WorkerSpanProcessor(
-            {
-              protocol: config.otlpTracesProtocol,
-              resource: { attributes: spanResource.attributes, schemaUrl: spanResource.schemaUrl },
-              batch: config.spanBatch,
-            },
-            worker,
-            () => worker.terminate(),
-          ),
-        ],
+        spanProcessors: [processor],
       });
       return {
         pipeline,

@@ -129,8 +129,18 @@ export class WorkerSpanProcessor implements SpanProcessor {
 
   /** Sends what waits, then waits for the worker to have exported everything it holds. */
   forceFlush(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     this.#post();
     return this.#ask("flush");
+  }
+
+  /** The worker failed: spans are no longer taken, and no flush waits for it. */
+  abandon(): void {
+    this.#closed = true;
+    this.#pending = [];
+    clearTimeout(this.#timer);
+    for (const resolve of this.#waiting.values()) resolve();
+    this.#waiting.clear();
   }
 
   /** Flushes and ends the worker. */
@@ -178,6 +188,7 @@ export function serveSpanExport(
   let rebuilder: SpanRebuilder | undefined;
   end.onmessage = async (event) => {
     const message = event.data as ToExporter;
+    // Nothing here may throw out of the handler: an error escaping a worker would end the server.
     switch (message.type) {
       case "setup": {
         const { protocol, resource, batch } = message.setup;
@@ -192,13 +203,16 @@ export function serveSpanExport(
         });
         return;
       }
-      case "spans": {
-        const records: readonly SpanRecord[] = "json" in message
-          ? JSON.parse(message.json)
-          : message.spans;
-        for (const record of records) processor?.onEnd(rebuilder!.span(record));
+      case "spans":
+        try {
+          const records: readonly SpanRecord[] = "json" in message
+            ? JSON.parse(message.json)
+            : message.spans;
+          for (const record of records) processor?.onEnd(rebuilder!.span(record));
+        } catch {
+          // A batch that cannot be read is dropped, as a full queue drops spans.
+        }
         return;
-      }
       case "flush":
         await processor?.forceFlush().catch(() => {});
         end.postMessage({ id: message.id } satisfies FromExporter);

@@ -193,3 +193,48 @@ Deno.test("unsampled spans are not sent; shutdown exports what is left and ends 
   const oddSpan = exported.find((s) => s.name === "odd")!;
   assert.ok(Number.isNaN(oddSpan.attributes.ratio), "NaN arrives as NaN");
 });
+
+Deno.test("a worker that failed is abandoned: nothing waits for it and spans are no longer taken", async () => {
+  const posted: unknown[] = [];
+  const silent = { onmessage: null, postMessage: (m: unknown) => void posted.push(m) };
+  const processor = new WorkerSpanProcessor(
+    {
+      protocol: "http/protobuf",
+      resource: { attributes: {} },
+      batch: { maxExportBatchSize: 64, scheduledDelayMs: 1000, maxQueueSize: 100 },
+    },
+    silent,
+    () => {},
+  );
+  const flushing = processor.forceFlush();
+  processor.abandon();
+  await flushing;
+  const provider = new TracerProvider({ sampler, spanProcessors: [processor] });
+  provider.getTracer("t").startSpan("late").end();
+  await processor.forceFlush();
+  assert.deepEqual(posted.map((m) => (m as { type: string }).type), ["setup", "flush"]);
+});
+
+Deno.test("an unreadable batch is dropped by the worker side without an error escaping", async () => {
+  const { spans, exporter } = keepingExporter();
+  let answer: unknown;
+  const end = {
+    onmessage: null as ((e: MessageEvent) => void) | null,
+    postMessage: (m: unknown) => answer = m,
+  };
+  serveSpanExport(end, () => exporter);
+  const send = (data: unknown) => end.onmessage!(new MessageEvent("message", { data }));
+  send({
+    type: "setup",
+    setup: {
+      protocol: "http/protobuf",
+      resource: { attributes: {} },
+      batch: { maxExportBatchSize: 64, scheduledDelayMs: 1000, maxQueueSize: 100 },
+    },
+  });
+  await send({ type: "spans", json: "{not json" });
+  await send({ type: "spans", spans: [{ broken: true }] });
+  await send({ type: "shutdown", id: 7 });
+  assert.deepEqual(answer, { id: 7 });
+  assert.equal(spans.length, 0);
+});
