@@ -83,7 +83,7 @@ export class SseScanner {
     }
     const json = this.json;
     for (; i < length; i++) {
-      let b = chunk[i];
+      const b = chunk[i];
       if (this.#afterCr) {
         this.#afterCr = false;
         if (b === LF) continue;
