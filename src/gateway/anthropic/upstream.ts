@@ -68,6 +68,9 @@ function normalize(input: InputSide, outputTokens: number): TokenUsage {
  * // { inputTokens: 2550, cachedInputTokens: 2000, cacheWriteTokens: 500, outputTokens: 120, cacheWrite1hTokens: 200 }
  */
 export function anthropicUsage(raw: unknown): TokenUsage | undefined {
+  // No usage at all is the common case (most chunks): answered before the schema, whose failure
+  // path builds an error report nobody reads.
+  if (typeof raw !== "object" || raw === null) return undefined;
   const parsed = usageSchema.safeParse(raw);
   return parsed.success ? normalize(parsed.data, parsed.data.output_tokens) : undefined;
 }

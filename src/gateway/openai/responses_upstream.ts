@@ -43,6 +43,9 @@ const usageSchema = z.object({
  * // { inputTokens: 10000, cachedInputTokens: 8000, cacheWriteTokens: 0, outputTokens: 500, reasoningTokens: 300, serviceTier: "flex" }
  */
 export function responsesUsage(raw: unknown, serviceTier?: string | null): TokenUsage | undefined {
+  // No usage at all is the common case (most chunks): answered before the schema, whose failure
+  // path builds an error report nobody reads.
+  if (typeof raw !== "object" || raw === null) return undefined;
   const parsed = usageSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const u = parsed.data;

@@ -44,6 +44,9 @@ const usageSchema = z.object({
  * // { inputTokens: 1200, cachedInputTokens: 1024, cacheWriteTokens: 0, outputTokens: 300, reasoningTokens: 0, serviceTier: "flex" }
  */
 export function openAiUsage(raw: unknown, serviceTier?: string | null): TokenUsage | undefined {
+  // No usage at all is the common case (most chunks): answered before the schema, whose failure
+  // path builds an error report nobody reads.
+  if (typeof raw !== "object" || raw === null) return undefined;
   const parsed = usageSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const u = parsed.data;
