@@ -24,7 +24,7 @@ function main(): void {
   const logOut = batchedWriter();
   addEventListener("unload", () => logOut.flush());
   const logger = createLogger(config.logLevel, logOut.write);
-  const tracing = setupTracing(config, logger);
+  const tracing = setupTracing(config);
   const { app, readiness, services } = createApp(config, { tracer: tracing.tracer, logger });
   // Load every vocabulary the price table needs now, so no request pays for it.
   for (const price of config.prices.models.values()) counterFor(price).count("warm up");
