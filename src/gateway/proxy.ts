@@ -1,15 +1,15 @@
 /**
  * A chat turn proxied to the upstream provider the providers file names: the client's body goes
  * upstream with only the model replaced; a non-streamed answer is passed through as the provider
- * sent it, a stream is relayed event by event as it arrives.
+ * sent it, a stream is relayed as it arrives, its bytes untouched but where the contract says.
  */
 import type { UsageSource } from "../usage/record.ts";
 import { localUsage } from "../usage/record.ts";
 import type { ModelRoute } from "../providers/providers.ts";
-import { readSseEvents, SseIdleTimeout } from "./sse.ts";
-import { type StreamStep, UpstreamError, UpstreamExchange } from "./upstream.ts";
+import { UpstreamError, UpstreamExchange } from "./upstream.ts";
 import { finishedHeaders, type Turn, upstreamFailed } from "./endings.ts";
 import { relay } from "./relay.ts";
+import { UpstreamPieces } from "./upstream_events.ts";
 
 /** Answers the turn from the upstream that serves its model. */
 export async function proxy(turn: Turn, route: ModelRoute): Promise<Response> {
@@ -78,22 +78,18 @@ export async function proxy(turn: Turn, route: ModelRoute): Promise<Response> {
   }
   exchange.stopDeadline();
   const reader = api.upstream.streamReader(request.includeUsage);
-  const body = response.body;
-  async function* steps(): AsyncGenerator<StreamStep> {
-    try {
-      for await (const event of readSseEvents(body, timeoutMs)) yield reader.step(event);
-    } catch (error) {
-      if (error instanceof SseIdleTimeout) {
-        throw new UpstreamError(
-          "timeout",
-          `provider "${provider.name}" sent nothing for ${timeoutMs} ms (UPSTREAM_TIMEOUT_MS)`,
-        );
-      }
-      throw error;
-    }
-  }
+  const pieces = new UpstreamPieces(
+    response.body,
+    reader,
+    timeoutMs,
+    () =>
+      new UpstreamError(
+        "timeout",
+        `provider "${provider.name}" sent nothing for ${timeoutMs} ms (UPSTREAM_TIMEOUT_MS)`,
+      ),
+  );
   return await relay(turn, {
-    steps: steps(),
+    pieces,
     usageSource: "provider",
     reader,
     leg: exchange,

@@ -6,7 +6,7 @@ import { localUsage } from "../usage/record.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";
 import { ClientGone, type StreamStep } from "./upstream.ts";
 import { clientClosed, finishedHeaders, type Turn } from "./endings.ts";
-import { relay } from "./relay.ts";
+import { relay, type StreamPieces } from "./relay.ts";
 
 /** Answers the turn from the simulated model. */
 export async function simulate(turn: Turn): Promise<Response> {
@@ -64,7 +64,7 @@ export async function simulate(turn: Turn): Promise<Response> {
     }
   }
   return await relay(turn, {
-    steps: steps(),
+    pieces: new FramePieces(steps()),
     usageSource: "estimated",
     reader: {
       usage: () => usage,
@@ -80,4 +80,34 @@ export async function simulate(turn: Turn): Promise<Response> {
     },
     fallbackModel: responseModel,
   });
+}
+
+const encoder = new TextEncoder();
+
+/** The simulated model's frames as the relay's pieces, one frame each. */
+class FramePieces implements StreamPieces {
+  final = false;
+  readonly errorMessage = undefined;
+  carriedText = false;
+  #text = "";
+
+  constructor(private readonly steps: AsyncGenerator<StreamStep>) {}
+
+  async next(): Promise<Uint8Array | null> {
+    const step = await this.steps.next();
+    if (step.done) return null;
+    const { frame, text, final } = step.value;
+    this.#text += text;
+    this.carriedText = text !== "";
+    this.final = final === true;
+    return encoder.encode(frame ?? "");
+  }
+
+  text(): string {
+    return this.#text;
+  }
+
+  stop(): void {
+    void this.steps.return(undefined).catch(() => {});
+  }
 }

@@ -1,9 +1,8 @@
 /**
- * Server-sent events in both directions: reading an upstream's event stream (parsed by
- * eventsource-parser, yielded one event at a time as soon as it is complete, never collected),
- * and writing one event as a frame.
+ * Server-sent events as text: one event read from its lines (for the few events of an upstream's
+ * stream that are read in full; sse_scan.ts finds where they begin and end), and one event
+ * written as a frame.
  */
-import { createParser } from "eventsource-parser";
 
 /** One event of a stream. */
 export interface SseEvent {
@@ -12,57 +11,24 @@ export interface SseEvent {
   readonly data: string;
 }
 
-/** The stream went silent for longer than allowed. */
-export class SseIdleTimeout extends Error {
-  override name = "SseIdleTimeout";
-}
-
 /**
- * Yields the events of an SSE body as they complete. Throws {@link SseIdleTimeout} when no byte
- * arrives for `idleTimeoutMs`, and whatever the body's reader throws when the connection breaks.
- * Ending the iteration early cancels the body.
+ * The event in `text` (one event's lines), read as EventSource reads it: `data:` lines joined by
+ * LF, the last `event:` name (empty: none), one space after a colon dropped, comments and other
+ * fields ignored. Undefined when it has no `data:` line.
  */
-export async function* readSseEvents(
-  body: ReadableStream<Uint8Array>,
-  idleTimeoutMs: number,
-): AsyncGenerator<SseEvent> {
-  const ready: SseEvent[] = [];
-  const parser = createParser({
-    onEvent: (message) => ready.push({ event: message.event, data: message.data }),
-  });
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let finished = false;
-  try {
-    while (true) {
-      const { done, value } = await readWithin(reader, idleTimeoutMs);
-      if (done) break;
-      parser.feed(value);
-      while (ready.length > 0) yield ready.shift()!;
-    }
-    // As in EventSource, an event cut off before its blank line is discarded at EOF.
-    finished = true;
-  } finally {
-    if (!finished) await reader.cancel().catch(() => {});
-    reader.releaseLock();
+export function parseSseEvent(text: string): SseEvent | undefined {
+  let event: string | undefined;
+  let data: string | undefined;
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    if (line === "" || line[0] === ":") continue;
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? "" : line.slice(colon + 1);
+    if (value[0] === " ") value = value.slice(1);
+    if (field === "data") data = data === undefined ? value : `${data}\n${value}`;
+    else if (field === "event") event = value || undefined;
   }
-}
-
-async function readWithin<T>(
-  reader: ReadableStreamDefaultReader<T>,
-  ms: number,
-): Promise<ReadableStreamReadResult<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new SseIdleTimeout(`no data from upstream for ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([reader.read(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return data === undefined ? undefined : { event, data };
 }
 
 /** One SSE frame: optional `event:` line, one `data:` line per line of data, blank line. */

@@ -17,6 +17,8 @@ import { ATTR, type UpstreamErrorKind } from "../telemetry/names.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";
 import type { Protocol, Provider } from "../providers/providers.ts";
 import type { SseEvent } from "./sse.ts";
+import type { ScanRules } from "./json_scan.ts";
+import type { SseScanner } from "./sse_scan.ts";
 
 /** An upstream call that failed, with its kind from the closed set. */
 export class UpstreamError extends Error {
@@ -50,10 +52,13 @@ export interface Completion {
   readonly model?: string;
 }
 
-/** What one upstream stream event means to the gateway. */
+/** What one stream event means to the gateway. */
 export interface StreamStep {
-  /** The SSE frame to send the client, or null to drop the event. */
-  readonly frame: string | null;
+  /**
+   * What the client gets instead of the event: a frame, or null to drop it. Absent: the event as
+   * the provider sent it, byte for byte.
+   */
+  readonly frame?: string | null;
   /** Generated text the event carries, counted locally when the provider reports no usage. */
   readonly text: string;
   /** The protocol's end marker: the response is complete. */
@@ -62,8 +67,35 @@ export interface StreamStep {
   readonly errorMessage?: string;
 }
 
-/** Reads one streamed response, event by event, keeping the usage it reports. */
+/** What the relay does with an event the byte scan has seen ({@link StreamReader.triage}). */
+export const Triage = {
+  /** Forward it as received; the text the scan found in it counts. */
+  forward: 0,
+  /** Forward it as received; it carries no generated text. */
+  forwardNoText: 1,
+  /** Read it in full with {@link StreamReader.step}. */
+  read: 2,
+  /** Forward it as received: it is the end marker. */
+  end: 3,
+  /** Forward it without the top-level `null` member of key {@link StreamReader.droppedNull}. */
+  forwardWithoutNull: 4,
+} as const;
+/** One of {@link Triage}'s values. */
+export type Triage = typeof Triage[keyof typeof Triage];
+
+/**
+ * Reads one streamed response, keeping the usage it reports. The relay scans each event's bytes
+ * with the reader's {@link rules}; {@link triage} then says whether the scan is enough (most
+ * events: text deltas, forwarded untouched) or the event must be read in full by {@link step}
+ * (the events that carry usage, a stop reason, an error, or anything the scan is unsure of).
+ */
 export interface StreamReader {
+  /** What the byte scan looks for in each event. */
+  readonly rules: ScanRules;
+  /** The key id {@link Triage.forwardWithoutNull} removes. */
+  readonly droppedNull: number;
+  /** Decides from the scan of one event (one with data) what the relay does with it. */
+  triage(scan: SseScanner): Triage;
   /** Interprets one event; throws {@link UpstreamError} (`protocol`) on an unreadable one. */
   step(event: SseEvent): StreamStep;
   /** The provider's usage of the whole response, once reported. */

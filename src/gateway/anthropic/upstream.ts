@@ -13,12 +13,15 @@
 import { z } from "zod";
 import type { TokenUsage } from "../../pricing/pricing.ts";
 import type { Provider } from "../../providers/providers.ts";
-import { type SseEvent, sseFrame } from "../sse.ts";
+import type { SseEvent } from "../sse.ts";
+import { keyBits, keyIds, type ScanRules } from "../json_scan.ts";
+import type { SseScanner } from "../sse_scan.ts";
 import {
   type Completion,
   parseUpstreamJson,
   type StreamReader,
   type StreamStep,
+  Triage,
   UpstreamError,
   type UpstreamErrorFields,
   type UpstreamProtocol,
@@ -65,6 +68,9 @@ function normalize(input: InputSide, outputTokens: number): TokenUsage {
  * // { inputTokens: 2550, cachedInputTokens: 2000, cacheWriteTokens: 500, outputTokens: 120, cacheWrite1hTokens: 200 }
  */
 export function anthropicUsage(raw: unknown): TokenUsage | undefined {
+  // No usage at all is the common case (most chunks): answered before the schema, whose failure
+  // path builds an error report nobody reads.
+  if (typeof raw !== "object" || raw === null) return undefined;
   const parsed = usageSchema.safeParse(raw);
   return parsed.success ? normalize(parsed.data, parsed.data.output_tokens) : undefined;
 }
@@ -106,16 +112,51 @@ const errorBodySchema = z.object({
   error: z.object({ type: z.string().optional(), message: z.string().optional() }).loose(),
 }).loose();
 
+const EVENT_KEYS = ["type", "delta", "text", "thinking", "partial_json"] as const;
+const { type: TYPE, delta: DELTA, text: TEXT, thinking: THINKING, partial_json: PARTIAL_JSON } =
+  keyIds(EVENT_KEYS);
+
+/** What the byte scan of an event looks for: its `type`, and a delta's text, thinking or JSON. */
+export const messagesScanRules: ScanRules = {
+  keys: EVENT_KEYS,
+  keepValues: keyBits(TYPE),
+  keepNullRanges: 0,
+  textKeys: keyBits(TEXT, THINKING, PARTIAL_JSON),
+  isText: (depth, keyAt) => depth === 2 && keyAt[1] === DELTA,
+};
+
+const encoder = new TextEncoder();
+// The events read in full: those that carry usage, the stop reason or the end, and errors.
+const READ_EVENTS = ["message_start", "message_delta", "message_stop", "error"]
+  .map((name) => encoder.encode(name));
+const CONTENT_BLOCK_DELTA = encoder.encode("content_block_delta");
+
 /** Reads one Messages stream; see the module comment for the usage rule. */
 class AnthropicStreamReader implements StreamReader {
+  readonly rules = messagesScanRules;
+  readonly droppedNull = 0;
   #input: InputSide = {};
   #sawStart = false;
   #outputTokens?: number;
   #model?: string;
   #finished = false;
 
+  triage(scan: SseScanner): Triage {
+    if (!scan.json.plainObject || scan.json.valueLength(TYPE) < 0 || scan.eventNameLength === -2) {
+      return Triage.read;
+    }
+    // As in step(): an event's name says what it is, else its type.
+    const named = scan.eventNameLength >= 0;
+    if (named ? scan.eventNameIn(READ_EVENTS) : scan.json.valueIn(TYPE, READ_EVENTS)) {
+      return Triage.read;
+    }
+    const delta = named
+      ? scan.eventNameIs(CONTENT_BLOCK_DELTA)
+      : scan.json.valueIs(TYPE, CONTENT_BLOCK_DELTA);
+    return delta ? Triage.forward : Triage.forwardNoText;
+  }
+
   step(event: SseEvent): StreamStep {
-    const frame = sseFrame(event.data, event.event);
     const raw = parseUpstreamJson(event.data, "a stream event");
     const parsed = eventSchema.safeParse(raw);
     if (!parsed.success) {
@@ -128,11 +169,11 @@ class AnthropicStreamReader implements StreamReader {
         this.#model = data.message?.model;
         const input = inputSideSchema.safeParse(data.message?.usage);
         if (input.success) this.#input = input.data;
-        return { frame, text: "" };
+        return { text: "" };
       }
       case "content_block_delta": {
         const block = blockSchema.safeParse((raw as Record<string, unknown>).delta);
-        return { frame, text: block.success ? blockText(block.data) : "" };
+        return { text: block.success ? blockText(block.data) : "" };
       }
       case "message_delta": {
         if (data.delta?.stop_reason) this.#finished = true;
@@ -153,14 +194,14 @@ class AnthropicStreamReader implements StreamReader {
             }
           }
         }
-        return { frame, text: "" };
+        return { text: "" };
       }
       case "message_stop":
-        return { frame, text: "", final: true };
+        return { text: "", final: true };
       case "error":
-        return { frame, text: "", errorMessage: data.error?.message ?? "upstream error" };
+        return { text: "", errorMessage: data.error?.message ?? "upstream error" };
       default:
-        return { frame, text: "" };
+        return { text: "" };
     }
   }
 

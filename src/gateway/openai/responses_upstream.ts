@@ -13,12 +13,15 @@
  */
 import { z } from "zod";
 import type { TokenUsage } from "../../pricing/pricing.ts";
-import { type SseEvent, sseFrame } from "../sse.ts";
+import type { SseEvent } from "../sse.ts";
+import { keyBits, keyIds, type ScanRules } from "../json_scan.ts";
+import type { SseScanner } from "../sse_scan.ts";
 import {
   type Completion,
   parseUpstreamJson,
   type StreamReader,
   type StreamStep,
+  Triage,
   UpstreamError,
   type UpstreamProtocol,
 } from "../upstream.ts";
@@ -40,6 +43,9 @@ const usageSchema = z.object({
  * // { inputTokens: 10000, cachedInputTokens: 8000, cacheWriteTokens: 0, outputTokens: 500, reasoningTokens: 300, serviceTier: "flex" }
  */
 export function responsesUsage(raw: unknown, serviceTier?: string | null): TokenUsage | undefined {
+  // No usage at all is the common case (most chunks): answered before the schema, whose failure
+  // path builds an error report nobody reads.
+  if (typeof raw !== "object" || raw === null) return undefined;
   const parsed = usageSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const u = parsed.data;
@@ -112,14 +118,39 @@ const TEXT_DELTAS = new Set([
   "response.code_interpreter_call_code.delta",
 ]);
 
+const { type: TYPE, delta: DELTA, response: RESPONSE } = keyIds(["type", "delta", "response"]);
+
+/** What the byte scan of an event looks for: its `type`, and a text delta's top-level `delta`. */
+export const responsesScanRules: ScanRules = {
+  keys: ["type", "delta", "response"],
+  keepValues: keyBits(TYPE),
+  keepNullRanges: 0,
+  textKeys: keyBits(DELTA),
+  isText: (depth) => depth === 1,
+};
+
+const encoder = new TextEncoder();
+// The events read in full: the three endings and errors.
+const READ_TYPES = ["response.completed", "response.incomplete", "response.failed", "error"]
+  .map((type) => encoder.encode(type));
+const TEXT_DELTA_TYPES = [...TEXT_DELTAS].map((type) => encoder.encode(type));
+
 /** Reads one Responses stream; see the module comment for the usage rule. */
 class ResponsesStreamReader implements StreamReader {
+  readonly rules = responsesScanRules;
+  readonly droppedNull = 0;
   #usage?: TokenUsage;
   #model?: string;
   #finished = false;
 
+  triage(scan: SseScanner): Triage {
+    if (!scan.json.plainObject || scan.json.valueLength(TYPE) < 0) return Triage.read;
+    if (this.#model === undefined && (scan.json.seen & keyBits(RESPONSE)) !== 0) return Triage.read;
+    if (scan.json.valueIn(TYPE, READ_TYPES)) return Triage.read;
+    return scan.json.valueIn(TYPE, TEXT_DELTA_TYPES) ? Triage.forward : Triage.forwardNoText;
+  }
+
   step(event: SseEvent): StreamStep {
-    const frame = sseFrame(event.data, event.event);
     const raw = parseUpstreamJson(event.data, "a stream event");
     const parsed = eventSchema.safeParse(raw);
     if (!parsed.success) {
@@ -133,24 +164,21 @@ class ResponsesStreamReader implements StreamReader {
       case "response.incomplete":
         this.#finished = true;
         this.#usage = responsesUsage(response?.usage, response?.service_tier);
-        return { frame, text: "", final: true };
+        return { text: "", final: true };
       case "response.failed":
         this.#usage = responsesUsage(response?.usage, response?.service_tier);
         return {
-          frame,
           text: "",
           final: true,
           errorMessage: response?.error?.message ?? "the response failed",
         };
       case "error":
         return {
-          frame,
           text: "",
           errorMessage: data.message ?? data.error?.message ?? "upstream error",
         };
       default:
         return {
-          frame,
           text: TEXT_DELTAS.has(data.type) && typeof data.delta === "string" ? data.delta : "",
         };
     }

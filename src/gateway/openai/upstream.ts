@@ -14,11 +14,14 @@ import { z } from "zod";
 import type { TokenUsage } from "../../pricing/pricing.ts";
 import type { Provider } from "../../providers/providers.ts";
 import { type SseEvent, sseFrame } from "../sse.ts";
+import { keyBits, keyIds, type ScanRules } from "../json_scan.ts";
+import type { SseScanner } from "../sse_scan.ts";
 import {
   type Completion,
   parseUpstreamJson,
   type StreamReader,
   type StreamStep,
+  Triage,
   UpstreamError,
   type UpstreamErrorFields,
   type UpstreamProtocol,
@@ -41,6 +44,9 @@ const usageSchema = z.object({
  * // { inputTokens: 1200, cachedInputTokens: 1024, cacheWriteTokens: 0, outputTokens: 300, reasoningTokens: 0, serviceTier: "flex" }
  */
 export function openAiUsage(raw: unknown, serviceTier?: string | null): TokenUsage | undefined {
+  // No usage at all is the common case (most chunks): answered before the schema, whose failure
+  // path builds an error report nobody reads.
+  if (typeof raw !== "object" || raw === null) return undefined;
   const parsed = usageSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const u = parsed.data;
@@ -116,19 +122,100 @@ const errorBodySchema = z.object({
   }).loose(),
 }).loose();
 
+const CHUNK_KEYS = [
+  "choices",
+  "delta",
+  "content",
+  "reasoning_content",
+  "reasoning",
+  "refusal",
+  "tool_calls",
+  "function",
+  "name",
+  "arguments",
+  "usage",
+  "finish_reason",
+  "error",
+  "service_tier",
+  "model",
+] as const;
+const {
+  choices: CHOICES,
+  delta: DELTA,
+  content: CONTENT,
+  reasoning_content: REASONING_CONTENT,
+  reasoning: REASONING,
+  refusal: REFUSAL,
+  tool_calls: TOOL_CALLS,
+  function: FUNCTION,
+  name: NAME,
+  arguments: ARGUMENTS,
+  usage: USAGE,
+  finish_reason: FINISH_REASON,
+  error: ERROR,
+  service_tier: SERVICE_TIER,
+  model: MODEL,
+} = keyIds(CHUNK_KEYS);
+
+/**
+ * What the byte scan of a chunk looks for. Generated text is where {@link generatedText} reads
+ * it: `choices[].delta` content, reasoning and refusal, and the name and arguments of
+ * `choices[].delta.tool_calls[].function`.
+ */
+export const chunkScanRules: ScanRules = {
+  keys: CHUNK_KEYS,
+  keepValues: keyBits(SERVICE_TIER, MODEL),
+  keepNullRanges: keyBits(USAGE),
+  textKeys: keyBits(CONTENT, REASONING_CONTENT, REASONING, REFUSAL, NAME, ARGUMENTS),
+  isText(depth, keyAt) {
+    if (keyAt[1] !== CHOICES || keyAt[3] !== DELTA) return false;
+    const key = keyAt[depth];
+    if (depth === 4) return key !== NAME && key !== ARGUMENTS;
+    return depth === 7 && keyAt[4] === TOOL_CALLS && keyAt[6] === FUNCTION &&
+      (key === NAME || key === ARGUMENTS);
+  },
+};
+
+// Chunks that need a full read: usage (also Groq's `x_groq.usage`), a stop reason, an error.
+const READ_WHEN_SEEN = keyBits(USAGE, FINISH_REASON, ERROR);
+const encoder = new TextEncoder();
+
 /** Reads one OpenAI-protocol stream; see the module comment for the usage rule. */
 class OpenAiStreamReader implements StreamReader {
+  readonly rules = chunkScanRules;
+  readonly droppedNull = USAGE;
   #usage?: TokenUsage;
   #model?: string;
   #serviceTier?: string;
+  #serviceTierBytes = new Uint8Array(0);
   #finished = false;
 
   constructor(private readonly clientAskedUsage: boolean) {}
 
-  step(event: SseEvent): StreamStep {
-    if (event.data.trim() === "[DONE]") {
-      return { frame: sseFrame("[DONE]"), text: "", final: true };
+  triage(scan: SseScanner): Triage {
+    if (scan.isDone) return Triage.end;
+    if (!scan.json.plainObject || (scan.json.seen & READ_WHEN_SEEN) !== 0) return Triage.read;
+    // A tier other than the last one named is read in full, which keeps it.
+    if ((scan.json.seen & keyBits(SERVICE_TIER)) !== 0) {
+      if (!scan.json.valueIs(SERVICE_TIER, this.#serviceTierBytes)) return Triage.read;
     }
+    if (this.#model === undefined && scan.json.valueLength(MODEL) < 0) return Triage.read;
+    const triage = this.#forwarding(scan);
+    if (triage !== Triage.read) this.#model ??= scan.json.valueText(MODEL);
+    return triage;
+  }
+
+  #forwarding(scan: SseScanner): Triage {
+    if (this.clientAskedUsage || (scan.json.top & keyBits(USAGE)) === 0) return Triage.forward;
+    // `"usage": null` the client did not ask for goes; a chunk without choices goes whole (read).
+    return (scan.json.filledArrays & keyBits(CHOICES)) !== 0 &&
+        (scan.json.nullRanges & keyBits(USAGE)) !== 0
+      ? Triage.forwardWithoutNull
+      : Triage.read;
+  }
+
+  step(event: SseEvent): StreamStep {
+    if (event.data.trim() === "[DONE]") return { text: "", final: true };
     const raw = parseUpstreamJson(event.data, "a stream chunk");
     const parsed = chunkSchema.safeParse(raw);
     if (!parsed.success) {
@@ -138,7 +225,6 @@ class OpenAiStreamReader implements StreamReader {
     if (chunk.error !== undefined && chunk.error !== null) {
       const fields = errorBodySchema.safeParse(raw);
       return {
-        frame: sseFrame(event.data, event.event),
         text: "",
         errorMessage: fields.success
           ? fields.data.error.message ?? "upstream error"
@@ -147,16 +233,17 @@ class OpenAiStreamReader implements StreamReader {
     }
     this.#model ??= chunk.model;
     // Every chunk may name the tier; the last one named is the one that served the answer.
-    if (chunk.service_tier) this.#serviceTier = chunk.service_tier;
+    if (chunk.service_tier && chunk.service_tier !== this.#serviceTier) {
+      this.#serviceTier = chunk.service_tier;
+      this.#serviceTierBytes = encoder.encode(chunk.service_tier);
+    }
     const choices = chunk.choices ?? [];
     if (choices.some((c) => c.finish_reason)) this.#finished = true;
     const usage = openAiUsage(chunk.usage) ?? openAiUsage(chunk.x_groq?.usage);
     if (usage) this.#usage = usage;
     const text = choices.map((c) => generatedText(c.delta)).join("");
 
-    if (this.clientAskedUsage || !("usage" in (raw as Record<string, unknown>))) {
-      return { frame: sseFrame(event.data, event.event), text };
-    }
+    if (this.clientAskedUsage || !("usage" in (raw as Record<string, unknown>))) return { text };
     // The client did not ask for usage: the usage-only chunk is dropped, and a content chunk
     // loses the `usage` field the client would not have seen.
     if (choices.length === 0) return { frame: null, text };
