@@ -105,7 +105,7 @@ Deno.test("smoke: the cold-start scenario gets a priced answer from a fresh proc
   assert.ok(raw.bare.length === 1 && raw.bare[0] > 0);
 });
 
-Deno.test("smoke: the floor scenario measures every contender against its floor and reports the four ratios", async () => {
+Deno.test("smoke: the floor scenario measures every contender against its floor and reports the five ratios", async () => {
   const report = await smoke("floor");
   const raw = report.raw as Record<string, { load: LoadSample; cpuMicrosPerRequest: number }[]>;
   assert.deepEqual(Object.keys(raw).sort(), [
@@ -113,6 +113,7 @@ Deno.test("smoke: the floor scenario measures every contender against its floor 
     "gateway-stream",
     "hono",
     "inference",
+    "inference-no-ledger",
     "inference-traced",
     "proxy",
     "proxy-stream",
@@ -122,7 +123,15 @@ Deno.test("smoke: the floor scenario measures every contender against its floor 
     assert.equal(sample.load.errors, 0, id);
     assert.ok(sample.cpuMicrosPerRequest > 0, id);
   }
-  for (const id of ["stream-vs-proxy", "plain-vs-proxy", "inference-vs-hono", "traced-vs-hono"]) {
+  for (
+    const id of [
+      "stream-vs-proxy",
+      "plain-vs-proxy",
+      "inference-vs-hono",
+      "traced-vs-hono",
+      "ledger-cost",
+    ]
+  ) {
     const figure = report.targets?.[id as keyof typeof report.targets];
     assert.ok(figure && figure.value > 0, `${id}: ${JSON.stringify(figure)}`);
   }
@@ -153,7 +162,7 @@ Deno.test("the targets table lists every target and names the scenario of one th
     targets: { "plain-vs-proxy": { value: 0.8, text: "0.80×" } },
   }], false);
   const rows = markdown.split("\n").filter((l) => /^\| (?!what |--)/.test(l));
-  assert.equal(rows.length, 7);
+  assert.equal(rows.length, 8);
   assert.match(
     markdown,
     /plain chat, gateway ÷ bare pass-through proxy \| \*\*0\.80×\*\* \| ≥ 0\.7× — met/,

@@ -23,11 +23,13 @@ Deno.test("no import cycle in src/, scripts/ or dashboards/src/, type-only impor
 
 /** The gateway's layers, lowest first: a module imports only from layers before its own. */
 const GATEWAY_LAYERS: readonly (readonly string[])[] = [
-  ["sse.ts", "upstream.ts"],
+  // Reading a provider's stream: the byte scan, SSE events, the upstream exchange.
+  ["text_tally.ts", "json_scan.ts", "sse_scan.ts", "sse.ts", "upstream.ts"],
   ["contract.ts", "budget.ts"],
   ["admission.ts"],
   ["endings.ts"],
   ["relay.ts"],
+  ["upstream_events.ts"],
   ["proxy.ts", "simulate.ts", "passthrough.ts"],
   ["handler.ts"],
 ];
