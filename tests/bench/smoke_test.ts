@@ -105,11 +105,12 @@ Deno.test("smoke: the cold-start scenario gets a priced answer from a fresh proc
   assert.ok(raw.bare.length === 1 && raw.bare[0] > 0);
 });
 
-Deno.test("smoke: the floor scenario measures every contender against its floor and reports the five ratios", async () => {
+Deno.test("smoke: the floor scenario measures every contender against its floor and reports the six ratios", async () => {
   const report = await smoke("floor");
   const raw = report.raw as Record<string, { load: LoadSample; cpuMicrosPerRequest: number }[]>;
   assert.deepEqual(Object.keys(raw).sort(), [
     "gateway",
+    "gateway-no-ledger",
     "gateway-stream",
     "hono",
     "inference",
@@ -130,6 +131,7 @@ Deno.test("smoke: the floor scenario measures every contender against its floor 
       "inference-vs-hono",
       "traced-vs-hono",
       "ledger-cost",
+      "ledger-cost-gateway",
     ]
   ) {
     const figure = report.targets?.[id as keyof typeof report.targets];

@@ -51,6 +51,7 @@ export type TargetId =
   | "inference-vs-hono"
   | "traced-vs-hono"
   | "ledger-cost"
+  | "ledger-cost-gateway"
   | "gateway-p99-1000"
   | "stream-ttft-p99"
   | "metrics-render";

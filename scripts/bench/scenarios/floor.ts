@@ -39,13 +39,15 @@ type ServerId =
   | "inference-no-ledger"
   | "inference-traced"
   | "proxy"
-  | "gateway";
+  | "gateway"
+  | "gateway-no-ledger";
 type ServerKey = ServerId | `${ServerId}@baseline`;
 const APP_SERVERS: readonly ServerId[] = [
   "inference",
   "inference-no-ledger",
   "inference-traced",
   "gateway",
+  "gateway-no-ledger",
 ];
 
 interface Contender {
@@ -78,6 +80,12 @@ export const FLOOR_CONTENDERS: readonly Contender[] = [
   },
   { id: "proxy", label: "bare pass-through proxy, plain chat", server: "proxy", request: "chat" },
   { id: "gateway", label: "this gateway, plain chat", server: "gateway", request: "chat" },
+  {
+    id: "gateway-no-ledger",
+    label: "this gateway, plain chat, the ledger off (LEDGER_URL=none)",
+    server: "gateway-no-ledger",
+    request: "chat",
+  },
   {
     id: "proxy-stream",
     label: `bare pass-through proxy, streamed chat (${FLOOR_TOKENS} chunks + usage)`,
@@ -117,6 +125,12 @@ const RATIOS: readonly { contender: string; floor: string; what: string; target:
     floor: "inference-no-ledger",
     what: "/v1/inference, ledger on ÷ ledger off",
     target: "ledger-cost",
+  },
+  {
+    contender: "gateway",
+    floor: "gateway-no-ledger",
+    what: "plain chat through the gateway, ledger on ÷ ledger off",
+    target: "ledger-cost-gateway",
   },
   {
     contender: "inference-traced",
@@ -180,7 +194,7 @@ async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<
   const running = () => ({ servers, upstream, collector });
   try {
     const needs = (id: ServerId) => needed.has(id) || needed.has(`${id}@baseline`);
-    if (needs("proxy") || needs("gateway")) {
+    if (needs("proxy") || needs("gateway") || needs("gateway-no-ledger")) {
       upstream = await startBenchServer(
         ctx,
         "floor-upstream",
@@ -233,7 +247,9 @@ async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<
       );
     }
     if (upstream) {
-      await app("gateway", { PROVIDERS_FILE: await writeProvidersFile(ctx, upstream.url) });
+      const providers = await writeProvidersFile(ctx, upstream.url);
+      await app("gateway", { PROVIDERS_FILE: providers });
+      await app("gateway-no-ledger", { PROVIDERS_FILE: providers, LEDGER_URL: "none" });
     }
     return running();
   } catch (error) {
