@@ -21,7 +21,7 @@ import {
   type SqlValue,
 } from "./schema.ts";
 import { openSqliteFile, type SqlDb, sqliteDb } from "./sqlite.ts";
-import { GroupCommitWriter } from "./writer.ts";
+import { type RowWriter, WorkerWriter } from "./writer.ts";
 import { recordById, recordsPage, scanChunks, spendReport, windowSpend } from "./queries.ts";
 import { scheduleRetention } from "./retention.ts";
 import { liveSummary } from "./live.ts";
@@ -143,7 +143,7 @@ export function openPostgresLedger(config: PostgresConfig, options: LedgerOption
 /** The local outbox and its shipper. */
 class Outbox {
   readonly file: DatabaseSync;
-  readonly writer: GroupCommitWriter;
+  readonly writer: RowWriter;
   backlog: number;
   readonly #take: StatementSync;
   readonly #delete: StatementSync;
@@ -170,7 +170,7 @@ class Outbox {
     this.backlog = Number(
       (this.file.prepare("SELECT count(*) AS n FROM ledger").get() as { n: number }).n,
     );
-    this.writer = new GroupCommitWriter(this.file, options.metrics, (added) => {
+    this.writer = new WorkerWriter(config.outboxPath, config.sync, options.metrics, (added) => {
       this.#setBacklog(this.backlog + added);
       const wake = this.#wake;
       this.#wake = undefined;
@@ -194,7 +194,7 @@ class Outbox {
 
   /** Stops the shipper after one last attempt to empty the outbox. */
   async close(): Promise<void> {
-    this.writer.close();
+    await this.writer.close();
     this.#stopped = true;
     this.#wake?.();
     this.#stopWaiting?.();

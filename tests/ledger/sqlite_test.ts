@@ -4,7 +4,7 @@ import client from "prom-client";
 import { openSqliteLedger } from "../../src/ledger/ledger.ts";
 import { LedgerSchemaError, openSqliteFile, sqliteSchemaVersion } from "../../src/ledger/sqlite.ts";
 import { MIGRATIONS } from "../../src/ledger/schema.ts";
-import { GroupCommitWriter } from "../../src/ledger/writer.ts";
+import { GroupCommitWriter, WorkerWriter } from "../../src/ledger/writer.ts";
 import { registerLedgerMetrics } from "../../src/telemetry/metrics.ts";
 import { find, parseExposition } from "../helpers/prom.ts";
 import { makeRow, tempLedger } from "./fixtures.ts";
@@ -91,7 +91,7 @@ Deno.test("group commit: appends made in one turn share one transaction and all 
     await Promise.all([writer.append(makeRow()), writer.append(makeRow())]);
     assert.deepEqual(commits, [100, 2]);
   } finally {
-    writer.close();
+    await writer.close();
     db.close();
   }
 });
@@ -127,8 +127,97 @@ Deno.test("group commit: a failing commit rejects the appends and counts write e
     assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
     assert.equal(await metricValue(registry, "inference_ledger_write_errors_total"), 2);
   } finally {
-    writer.close();
+    await writer.close();
     db.close();
+  }
+});
+
+Deno.test("worker writer: a row is committed, and readable from another connection, when its append resolves", async () => {
+  const { registry, metrics } = freshMetrics();
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/ledger.sqlite`;
+  const file = openSqliteFile(path, "normal");
+  const commits: number[] = [];
+  const writer = new WorkerWriter(path, "normal", metrics, (added) => commits.push(added));
+  const other = new DatabaseSync(path);
+  const count = () => (other.prepare("SELECT count(*) AS n FROM ledger").get() as { n: number }).n;
+  try {
+    const rows = Array.from({ length: 50 }, () => makeRow());
+    const appends = rows.map((r) => writer.append(r));
+    assert.deepEqual(commits, [], "nothing is committed before the turn ends");
+    await Promise.all(appends);
+    assert.equal(count(), 50);
+    assert.deepEqual(commits, [50], "appends of one turn share one transaction");
+    await writer.append(rows[0]);
+    assert.equal(count(), 50, "a replay adds nothing");
+    assert.equal(await metricValue(registry, "inference_ledger_rows_written_total"), 50);
+    const pico = rows.reduce((sum, r) => sum + r.costPico!, 0n);
+    assert.equal(
+      await metricValue(registry, "inference_ledger_cost_usd_total"),
+      Number(pico) / 1e12,
+    );
+  } finally {
+    await writer.close();
+    other.close();
+    file.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("worker writer: close waits for the rows in flight, then refuses more", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/ledger.sqlite`;
+  const file = openSqliteFile(path, "normal");
+  const writer = new WorkerWriter(path, "normal", undefined);
+  try {
+    const appends = Array.from({ length: 500 }, () => writer.append(makeRow()));
+    await writer.close();
+    const settled = await Promise.allSettled(appends);
+    assert.ok(settled.every((r) => r.status === "fulfilled"));
+    const n = (file.prepare("SELECT count(*) AS n FROM ledger").get() as { n: number }).n;
+    assert.equal(n, 500);
+    await assert.rejects(writer.append(makeRow()), /closed/);
+  } finally {
+    file.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("worker writer: a failing commit rejects the appends with SQLite's reason and counts write errors", async () => {
+  const { registry, metrics } = freshMetrics();
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/ledger.sqlite`;
+  const file = openSqliteFile(path, "normal");
+  // A table that refuses every insert makes each commit fail, as a full disk would.
+  file.exec("DROP TABLE ledger");
+  file.exec("CREATE TABLE ledger (request_id TEXT PRIMARY KEY CHECK (0))");
+  const writer = new WorkerWriter(path, "normal", metrics);
+  try {
+    const results = await Promise.allSettled([writer.append(makeRow()), writer.append(makeRow())]);
+    assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+    assert.match(String((results[0] as PromiseRejectedResult).reason), /ledger/);
+    assert.equal(await metricValue(registry, "inference_ledger_write_errors_total"), 2);
+    assert.equal(await metricValue(registry, "inference_ledger_rows_written_total"), 0);
+  } finally {
+    await writer.close();
+    file.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("worker writer: a file the worker cannot open rejects every append, counted, without hanging", async () => {
+  const { registry, metrics } = freshMetrics();
+  const dir = await Deno.makeTempDir();
+  // A folder is not a database file: the worker's open fails.
+  const writer = new WorkerWriter(dir, "normal", metrics);
+  try {
+    const results = await Promise.allSettled([writer.append(makeRow()), writer.append(makeRow())]);
+    assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
+    assert.match(String((results[0] as PromiseRejectedResult).reason), /ledger writer/);
+    assert.equal(await metricValue(registry, "inference_ledger_write_errors_total"), 2);
+  } finally {
+    await writer.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
