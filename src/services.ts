@@ -114,14 +114,14 @@ function openConfiguredLedger(config: Config, metrics: Metrics, logger: Logger):
 
 /**
  * Starts the budgets from the ledger's spend in the current hour, day and month, so a restart
- * never refills a budget (the memory store; Redis keeps its own spend, and the ledger is the
- * record to rebuild it from). Resolves to the number of tenants seeded, or null when there is no
- * ledger or the store keeps its own spend.
+ * never refills a budget: the memory store takes the ledger's spend; a Redis that lost its data
+ * is rebuilt from it, and one that kept it is left as it is (see `BudgetStore.seed`). Resolves to
+ * the number of tenants the ledger had spend for, or null when there is no ledger.
  */
 export async function restoreBudgets(services: Services): Promise<number | null> {
-  if (!services.ledger || !services.budgets.seed) return null;
+  if (!services.ledger) return null;
   const now = services.now();
   const spend = await services.ledger.windowSpend(now.getTime());
-  services.budgets.seed(spend, now);
+  await services.budgets.seed(spend, now);
   return spend.size;
 }

@@ -66,9 +66,12 @@ export function createMemoryBudgetStore(): BudgetStore {
     seed(seeded, now) {
       for (const [tenantId, windows] of seeded) {
         for (const window of BUDGET_WINDOWS) {
-          if (windows[window] > 0n) add(tenantId, windowAt(window, now).key, windows[window]);
+          const key = windowAt(window, now).key;
+          const missing = windows[window] - get(tenantId, key);
+          if (missing > 0n) add(tenantId, key, missing);
         }
       }
+      return Promise.resolve();
     },
   };
 }

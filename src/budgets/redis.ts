@@ -10,7 +10,7 @@
  * and compares the pairs. That is exact for any amount below 2^53 micro-dollars ($9 billion).
  */
 import { Redis } from "ioredis";
-import type { BudgetWindow } from "../tenants/tenants.ts";
+import { BUDGET_WINDOWS, type BudgetWindow } from "../tenants/tenants.ts";
 import { type BudgetStore, limitedWindows, type Remaining, type ReserveResult } from "./store.ts";
 import { windowAt, type WindowSpan } from "./windows.ts";
 
@@ -90,9 +90,27 @@ end
 return 1
 `;
 
+// KEYS: window hashes. ARGV per key: the ledger's spend hi, lo, then the time to live (ms). A
+// window below the ledger's spend is raised to it (a Redis that lost its data); one at or above
+// it (reservations in flight included) is left alone, so replicas restoring together agree.
+const RESTORE_LUA = `
+for i, key in ipairs(KEYS) do
+  local ghi, glo = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1])
+  local v = redis.call('HMGET', key, 'hi', 'lo')
+  local hi, lo = tonumber(v[1]) or 0, tonumber(v[2]) or 0
+  if hi < ghi or (hi == ghi and lo < glo) then
+    local fresh = redis.call('EXISTS', key) == 0
+    redis.call('HSET', key, 'hi', string.format('%d', ghi), 'lo', string.format('%d', glo))
+    if fresh then redis.call('PEXPIRE', key, ARGV[3 * i]) end
+  end
+end
+return 1
+`;
+
 type ScriptedRedis = Redis & {
   budgetReserve(keys: number, ...args: string[]): Promise<number[]>;
   budgetSettle(keys: number, ...args: string[]): Promise<number>;
+  budgetRestore(keys: number, ...args: string[]): Promise<number>;
 };
 
 /**
@@ -112,6 +130,7 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
   }) as ScriptedRedis;
   redis.defineCommand("budgetReserve", { lua: RESERVE_LUA });
   redis.defineCommand("budgetSettle", { lua: SETTLE_LUA });
+  redis.defineCommand("budgetRestore", { lua: RESTORE_LUA });
   // Connection errors surface on the command that needed the connection; without a listener
   // ioredis would also print each one.
   redis.on("error", () => {});
@@ -173,6 +192,22 @@ export function createRedisBudgetStore(options: RedisBudgetStoreOptions): Budget
     async spent(tenantId: string, window: BudgetWindow, now: Date) {
       const [hi, lo] = await redis.hmget(keyOf(tenantId, windowAt(window, now)), "hi", "lo");
       return join(hi, lo);
+    },
+    async seed(spend, now) {
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const [tenantId, windows] of spend) {
+        for (const window of BUDGET_WINDOWS) {
+          if (windows[window] <= 0n) continue;
+          const span = windowAt(window, now);
+          keys.push(keyOf(tenantId, span));
+          args.push(
+            ...split(windows[window]),
+            String(Math.max(0, span.resetsAt.getTime() - now.getTime()) + GRACE_MS),
+          );
+        }
+      }
+      if (keys.length > 0) await redis.budgetRestore(keys.length, ...keys, ...args);
     },
     async close() {
       if (redis.status === "end") return;

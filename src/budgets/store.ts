@@ -47,11 +47,14 @@ export interface BudgetStore {
   /** Releases connections; the memory store has none. */
   close(): Promise<void>;
   /**
-   * Adds each tenant's spend so far in the windows containing `now` (read from the spend ledger
-   * at start-up), so a restart never refills a budget. Only the memory store has it: Redis keeps
-   * its spend across restarts itself, and several replicas seeding it would count spend twice.
+   * Raises each tenant's spend in the windows containing `now` to at least what the spend ledger
+   * recorded in them (never lowers it), so a restart never refills a budget: the memory store
+   * starts empty and takes the ledger's spend; a Redis that lost its data (restarted without
+   * persistence, flushed) gets it back, and one that kept it is left as it is — its spend,
+   * reservations in flight included, is already at least the ledger's. Idempotent, so every
+   * replica may run it at start-up.
    */
-  seed?(spend: ReadonlyMap<string, Readonly<Record<BudgetWindow, bigint>>>, now: Date): void;
+  seed(spend: ReadonlyMap<string, Readonly<Record<BudgetWindow, bigint>>>, now: Date): Promise<void>;
 }
 
 /** The windows a tenant has limits in, with their current spans. */

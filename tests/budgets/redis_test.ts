@@ -181,3 +181,32 @@ Deno.test("redis store: with Redis down a reservation fails within its timeout i
     await store.close();
   }
 });
+
+Deno.test("redis store: a Redis that lost its data is rebuilt from the ledger's spend; one that kept it is not counted twice", async () => {
+  await withRedis(async ({ server, store }) => {
+    const [a, b] = [store(), store()];
+    const ledger = new Map([["t", { hour: 3n * USD + 1n, day: 5n * USD, month: 8n * USD }]]);
+    // Redis kept its spend, reservations in flight included: restoring changes nothing.
+    const r = await a.reserve(tenant, 4n * USD, now);
+    assert.ok(r.ok);
+    await Promise.all([a.seed(ledger, now), b.seed(ledger, now)]);
+    assert.equal(await a.spent("t", "hour", now), 4n * USD);
+    // Redis lost everything: every replica restoring at start-up brings back the ledger's spend,
+    // once, exactly, with the window's expiry.
+    const client = new Redis(server.url);
+    try {
+      await client.flushall();
+      await Promise.all([a.seed(ledger, now), b.seed(ledger, now)]);
+      assert.equal(await a.spent("t", "hour", now), 3n * USD + 1n);
+      assert.equal(await b.spent("t", "day", now), 5n * USD);
+      assert.equal(await b.spent("t", "month", now), 8n * USD);
+      const ttl = await client.pttl("test:budget:{t}:hour:2026-11-25T14");
+      assert.ok(ttl > 0, `hour window restored without an expiry (${ttl})`);
+    } finally {
+      client.disconnect();
+    }
+    // The restored hour holds: $10 − $3.000000000001 leaves less than $7.
+    assert.ok(!(await a.reserve(tenant, 7n * USD, now)).ok);
+    assert.ok((await b.reserve(tenant, 6n * USD, now)).ok);
+  });
+});

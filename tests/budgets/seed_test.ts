@@ -99,17 +99,21 @@ Deno.test("at start-up the budgets read today's spend from the ledger, so a rest
   }
 });
 
-Deno.test("a store that keeps its own spend (Redis) is not seeded: replicas would count spend twice", async () => {
-  const { ledger, cleanup } = await tempLedger();
-  try {
-    await ledger.append(makeRow({ ts: now.getTime(), tenant: "team-chat" }));
-    const memory = createMemoryBudgetStore();
-    const { seed: _seed, ...withoutSeed } = memory;
-    const t = testApp({}, { ledger, budgets: withoutSeed, now: () => now });
-    assert.equal(await restoreBudgets(t.services), null);
-    assert.equal(await memory.spent("team-chat", "day", now), 0n);
-    assert.equal(await restoreBudgets(testApp({}, { now: () => now }).services), null);
-  } finally {
-    await cleanup();
-  }
+Deno.test("seeding raises a window to the ledger's spend and never lowers or doubles it", async () => {
+  const memory = createMemoryBudgetStore();
+  const spend = new Map([["team-chat", { hour: 5n, day: 7n, month: 9n }]]);
+  await memory.seed(spend, now);
+  await memory.seed(spend, now);
+  assert.equal(await memory.spent("team-chat", "day", now), 7n);
+  await memory.seed(new Map([["team-chat", { hour: 1n, day: 10n, month: 9n }]]), now);
+  assert.equal(await memory.spent("team-chat", "hour", now), 5n);
+  assert.equal(await memory.spent("team-chat", "day", now), 10n);
+  assert.equal(await memory.spent("team-chat", "month", now), 9n);
+});
+
+Deno.test("without a ledger nothing is restored", async () => {
+  assert.equal(
+    await restoreBudgets(testApp({ LEDGER_URL: "none" }, { now: () => now }).services),
+    null,
+  );
 });
