@@ -54,7 +54,10 @@ export interface BudgetStore {
    * reservations in flight included, is already at least the ledger's. Idempotent, so every
    * replica may run it at start-up.
    */
-  seed(spend: ReadonlyMap<string, Readonly<Record<BudgetWindow, bigint>>>, now: Date): Promise<void>;
+  seed(
+    spend: ReadonlyMap<string, Readonly<Record<BudgetWindow, bigint>>>,
+    now: Date,
+  ): Promise<void>;
 }
 
 /** The windows a tenant has limits in, with their current spans. */
