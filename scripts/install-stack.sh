@@ -52,7 +52,8 @@ manifest_hash() { render_manifest | sha256sum | cut -c1-12; }
 module_ui="$root/scripts/stack/module-ui"
 module_ui_hash() { cat "$module_ui"/alertmanager* | sha256sum | cut -c1-12; }
 
-dir_prometheus() { echo "$cache/prometheus-$PROMETHEUS_VERSION"; }
+# Keyed by the discoveries built in, so adding one builds a new Prometheus.
+dir_prometheus() { echo "$cache/prometheus-$PROMETHEUS_VERSION-sd-dns"; }
 dir_alertmanager() { echo "$cache/alertmanager-$ALERTMANAGER_VERSION-$(module_ui_hash)"; }
 dir_otelcol() { echo "$cache/otelcol-$OTELCOL_VERSION-$(manifest_hash)"; }
 dir_jaeger() { echo "$cache/jaeger-$JAEGER_VERSION"; }
@@ -103,9 +104,10 @@ copy_module() {
 # place only when the build succeeded, so a half-built folder never looks installed.
 build_prometheus() {
   local stage=$1 version="github.com/prometheus/common/version"
-  # remove_all_sd leaves static and file discovery, which is all stack/prometheus uses; the
-  # cloud service discoveries would triple the cold build on two cores.
-  GOBIN="$stage/bin" go install -tags remove_all_sd -trimpath \
+  # remove_all_sd leaves static and file discovery; enable_dns_sd adds DNS, which finds the
+  # replicas profile's app-1…3 (stack/prometheus). The cloud service discoveries would triple the
+  # cold build on two cores.
+  GOBIN="$stage/bin" go install -tags "remove_all_sd enable_dns_sd" -trimpath \
     -ldflags "-X $version.Version=$PROMETHEUS_VERSION -X $version.Branch=module" \
     "github.com/prometheus/prometheus/cmd/prometheus@$(prometheus_module)" \
     "github.com/prometheus/prometheus/cmd/promtool@$(prometheus_module)"
