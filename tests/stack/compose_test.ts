@@ -311,6 +311,25 @@ Deno.test("each replica runs the app's command on the shared Redis budgets and P
   assert.ok(!volumes.has("app-data"));
 });
 
+Deno.test("Prometheus's app job finds every replica by DNS under the alias they, and only they, carry", async () => {
+  const prometheus = await readRepoYaml<{
+    scrape_configs: {
+      job_name: string;
+      dns_sd_configs?: { names: string[]; type: string; port: number }[];
+    }[];
+  }>("stack/prometheus/prometheus.yml");
+  const job = prometheus.scrape_configs.find((j) => j.job_name === "inference-cost-tracker");
+  assert.equal(job?.dns_sd_configs?.length, 1);
+  const [sd] = job!.dns_sd_configs!;
+  assert.equal(sd.type, "A");
+  assert.equal(sd.port, 8000, "the port the app listens on inside its container");
+  assert.equal(sd.names.length, 1);
+  for (const [name, service] of Object.entries(services)) {
+    const aliases = service.networks?.default?.aliases ?? [];
+    assert.equal(aliases.includes(sd.names[0]), REPLICAS.includes(name), name);
+  }
+});
+
 Deno.test("the balancer spreads the API over exactly the three replicas, from the site file it mounts", async () => {
   const balancer = services["load-balancer"];
   assert.match(balancer.image ?? "", /^nginx:\$\{NGINX_VERSION:\?/);

@@ -61,6 +61,7 @@ export interface RawService {
   user?: string;
   restart?: string;
   working_dir?: string;
+  networks?: Record<string, { aliases?: string[] } | null>;
 }
 
 /** stack/compose.yaml's services, raw. */
