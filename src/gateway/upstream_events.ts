@@ -4,7 +4,8 @@
  * waits for its end, so an error frame never lands inside one). The protocol's reader triages
  * each event from its scan: most are forwarded untouched, their text kept as raw bytes; the few
  * that carry usage, a stop reason, the end or an error, or that the scan is unsure of, are read in
- * full, and may be dropped or rewritten. One idle timer for all streams of an idle limit, not one per stream or read.
+ * full, and may be dropped or rewritten. One idle timer for all streams of an idle limit, not one
+ * per stream or read.
  */
 import { parseSseEvent } from "./sse.ts";
 import { SseScanner } from "./sse_scan.ts";
