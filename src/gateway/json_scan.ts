@@ -50,7 +50,8 @@ const MAX_DEPTH = 32, MAX_KEY = 32, MAX_VALUE = 64;
 const KEEP_NONE = 0, KEEP_KEY = 1, KEEP_TEXT = 2, KEEP_VALUE = 3;
 
 /** JSON whitespace. */
-export const isSpace = (b: number) => b === SPACE || b === LF || b === TAB || b === CR;
+export const isSpace = (b: number) =>
+  b <= SPACE && (b === SPACE || b === LF || b === TAB || b === CR);
 const isDigit = (b: number) => b >= 0x30 && b <= 0x39;
 const isHex = (b: number) => isDigit(b) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
 const isEscapable = (b: number) =>
@@ -143,10 +144,15 @@ export class JsonScan {
     let i = from;
     while (i < length) {
       let b = chunk[i];
-      if (this.#json === J_STRING) {
+      const state = this.#json;
+      if (state === J_STRING) {
         const run = i;
         while (b !== QUOTE && b !== BACKSLASH && b >= SPACE && ++i < length) b = chunk[i];
         if (this.#keep !== KEEP_NONE) this.#keepRun(chunk, run, i);
+        if (i === length) return i;
+      } else if (state === J_INT || state === J_FRACTION || state === J_EXPONENT) {
+        // More digits change nothing: skipped in a tight loop too.
+        while (isDigit(b) && ++i < length) b = chunk[i];
         if (i === length) return i;
       }
       // A line that ends inside a string leaves the data invalid: the LF joining the next line
@@ -189,7 +195,18 @@ export class JsonScan {
       let n = this.#keyLength;
       for (let i = from; i < to && n < MAX_KEY; i++) key[n++] = chunk[i];
       this.#keyLength += to - from;
-    } else for (let i = from; i < to; i++) this.#keepByte(chunk[i]);
+    } else {
+      const id = this.#valueId;
+      const n = this.#valueLengths[id];
+      if (n < 0) return;
+      if (n + to - from > MAX_VALUE) {
+        this.#valueLengths[id] = -2;
+        return;
+      }
+      const at = MAX_VALUE * this.#compiled.slots[id] + n;
+      for (let i = from; i < to; i++) this.#values[at + i - from] = chunk[i];
+      this.#valueLengths[id] = n + to - from;
+    }
   }
 
   #keepByte(b: number): void {

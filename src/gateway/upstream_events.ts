@@ -4,7 +4,8 @@
  * waits for its end, so an error frame never lands inside one). The protocol's reader triages
  * each event from its scan: most are forwarded untouched, their text kept as raw bytes; the few
  * that carry usage, a stop reason, the end or an error, or that the scan is unsure of, are read in
- * full, and may be dropped or rewritten. One idle timer per stream, not one per read.
+ * full, and may be dropped or rewritten. One idle timer for all streams of an idle limit, not one
+ * per stream or read.
  */
 import { parseSseEvent } from "./sse.ts";
 import { SseScanner } from "./sse_scan.ts";
@@ -21,6 +22,28 @@ const decoder = new TextDecoder();
 const READ_BYTES = 16 * 1024;
 const SPARE_BUFFERS = 64;
 const spareBuffers: ArrayBuffer[] = [];
+// The copies are cut from shared arenas never written twice, so a chunk costs no allocation of
+// its own; small arenas, so a stream that holds one chunk (a slow client) holds little else.
+const ARENA_BYTES = 8 * 1024;
+let arena = new Uint8Array(ARENA_BYTES);
+let arenaUsed = 0;
+
+/** A copy of `view` that stays valid after the buffer it was read into is reused. */
+function copyOut(view: Uint8Array): Uint8Array {
+  const length = view.length;
+  if (length > ARENA_BYTES / 4) return view.slice();
+  if (arenaUsed + length > ARENA_BYTES) {
+    arena = new Uint8Array(ARENA_BYTES);
+    arenaUsed = 0;
+  }
+  const copy = arena.subarray(arenaUsed, arenaUsed + length);
+  copy.set(view);
+  arenaUsed += length;
+  return copy;
+}
+
+/** Sweeps of the idle watch per idle limit. */
+const SWEEPS = 8;
 
 /** The pieces of an upstream's stream for the relay: each one or more whole events. */
 export class UpstreamPieces implements StreamPieces {
@@ -44,8 +67,12 @@ export class UpstreamPieces implements StreamPieces {
   #sawData = false;
   #stopped = false;
   #reading = false;
-  #readSinceMs = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Reads started: the idle watch tells a read that waits from a new one by it. */
+  #reads = 0;
+  #watchedReads = -1;
+  #quietSinceMs = 0;
+  #watched = false;
+  readonly #watch: IdleWatch;
   #timedOut = false;
 
   /** Reads `body` with `reader`; `idleError` is thrown when nothing came for `idleMs`. */
@@ -60,6 +87,7 @@ export class UpstreamPieces implements StreamPieces {
     this.#scanner = new SseScanner(reader.rules, this.#tally);
     this.#idleMs = idleMs;
     this.#idleError = idleError;
+    this.#watch = IdleWatch.for(idleMs);
   }
 
   async next(): Promise<Uint8Array | null> {
@@ -72,8 +100,11 @@ export class UpstreamPieces implements StreamPieces {
       while (true) {
         // The read is here rather than in a method of its own: one async layer less per chunk.
         this.#reading = true;
-        this.#readSinceMs = performance.now();
-        this.#timer ??= setTimeout(this.#checkIdle, this.#idleMs);
+        this.#reads++;
+        if (!this.#watched) {
+          this.#watched = true;
+          this.#watch.add(this);
+        }
         let read: ReadableStreamReadResult<Uint8Array>;
         try {
           read = await this.#body.read(
@@ -83,7 +114,7 @@ export class UpstreamPieces implements StreamPieces {
           this.#reading = false;
         }
         const view = read.value;
-        const chunk = view && !read.done ? view.slice() : null;
+        const chunk = view && !read.done ? copyOut(view) : null;
         if (view && spareBuffers.length < SPARE_BUFFERS) {
           spareBuffers.push(view.buffer as ArrayBuffer);
         }
@@ -113,7 +144,7 @@ export class UpstreamPieces implements StreamPieces {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    if (this.#watched) this.#watch.delete(this);
     this.#body.cancel().catch(() => {});
   }
 
@@ -208,18 +239,75 @@ export class UpstreamPieces implements StreamPieces {
     return bytes;
   }
 
-  // The timer runs only while a read waits: a client that reads slowly is not the upstream idling.
-  #checkIdle = (): void => {
-    this.#timer = undefined;
-    if (this.#stopped || !this.#reading) return;
-    const idleMs = performance.now() - this.#readSinceMs;
-    if (idleMs < this.#idleMs) {
-      this.#timer = setTimeout(this.#checkIdle, this.#idleMs - idleMs);
-      return;
+  /**
+   * Called by the idle watch at each sweep; false once this stream needs no more watching (it
+   * stopped, it is not reading, or it timed out). The watch runs only while a read waits: a
+   * client that reads slowly is not the upstream idling.
+   */
+  sweep(nowMs: number): boolean {
+    if (this.#stopped || !this.#reading) {
+      this.#watched = false;
+      return false;
     }
+    if (this.#reads !== this.#watchedReads) {
+      // A read the watch has not seen yet: it began before this sweep.
+      this.#watchedReads = this.#reads;
+      this.#quietSinceMs = nowMs;
+      return true;
+    }
+    if (nowMs - this.#quietSinceMs < this.#idleMs) return true;
     this.#timedOut = true;
+    this.#watched = false;
     this.#body.cancel().catch(() => {});
+    return false;
+  }
+}
+
+/**
+ * One timer for every stream with the same idle limit, instead of a timer and a clock reading
+ * per stream and read: it sweeps the streams whose read waits, {@link SWEEPS} times per limit,
+ * and a read still waiting a full limit after the sweep that first saw it has timed out (so a
+ * stream times out after the limit and at most 1/{@link SWEEPS} of it more).
+ */
+class IdleWatch {
+  static readonly #byLimit = new Map<number, IdleWatch>();
+  readonly #members = new Set<UpstreamPieces>();
+  readonly #tickMs: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(idleMs: number) {
+    this.#tickMs = Math.max(1, Math.floor(idleMs / SWEEPS));
+  }
+
+  /** The watch of streams with this idle limit. */
+  static for(idleMs: number): IdleWatch {
+    let watch = IdleWatch.#byLimit.get(idleMs);
+    if (!watch) IdleWatch.#byLimit.set(idleMs, watch = new IdleWatch(idleMs));
+    return watch;
+  }
+
+  add(pieces: UpstreamPieces): void {
+    this.#members.add(pieces);
+    this.#timer ??= setInterval(this.#sweep, this.#tickMs);
+  }
+
+  delete(pieces: UpstreamPieces): void {
+    this.#members.delete(pieces);
+    if (this.#members.size === 0) this.#stop();
+  }
+
+  #sweep = (): void => {
+    const now = performance.now();
+    for (const pieces of this.#members) {
+      if (!pieces.sweep(now)) this.#members.delete(pieces);
+    }
+    if (this.#members.size === 0) this.#stop();
   };
+
+  #stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
 }
 
 /** Bytes gathered for one piece: runs of the same chunk join, so a piece is often one chunk. */
