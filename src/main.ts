@@ -34,10 +34,14 @@ async function main(): Promise<void> {
     const tenants = await restoreBudgets(services);
     if (tenants !== null) logger.info("budgets restored from the ledger", { tenants });
   } catch (error) {
-    // A ledger that cannot be read now (PostgreSQL down) must not keep the server from starting.
-    logger.error("budgets could not be restored from the ledger; they start from zero", {
-      error: error instanceof Error ? error.message : String(error),
-    });
+    // A ledger that cannot be read now (PostgreSQL down), or a Redis that is down, must not keep
+    // the server from starting.
+    logger.error(
+      config.budgetStore === "redis"
+        ? "budgets could not be restored from the ledger; Redis keeps the spend it holds, and a window it lost is rebuilt at the next start"
+        : "budgets could not be restored from the ledger; they start from zero",
+      { error: error instanceof Error ? error.message : String(error) },
+    );
   }
   // Load every vocabulary the price table needs now, so no request pays for it.
   for (const price of config.prices.models.values()) counterFor(price).count("warm up");

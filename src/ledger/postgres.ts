@@ -148,6 +148,8 @@ class Outbox {
   readonly #take: StatementSync;
   readonly #delete: StatementSync;
   #stopped = false;
+  /** Set by every commit, cleared when the shipper looks: no commit is missed between looks. */
+  #committed = false;
   /** Resolves the idle wait; called on every commit. */
   #wake: (() => void) | undefined;
   /** Ends a backoff pause early; called on close. */
@@ -171,7 +173,11 @@ class Outbox {
       (this.file.prepare("SELECT count(*) AS n FROM ledger").get() as { n: number }).n,
     );
     this.writer = new WorkerWriter(config.outboxPath, config.sync, options.metrics, (added) => {
+      // The worker's report of a commit may come after the shipper has already taken (and even
+      // shipped) those rows on this thread's connection: the count is then briefly high, and the
+      // next take that finds the outbox empty sets it right.
       this.#setBacklog(this.backlog + added);
+      this.#committed = true;
       const wake = this.#wake;
       this.#wake = undefined;
       wake?.();
@@ -210,8 +216,12 @@ class Outbox {
 
   /** Ships one batch; resolves to the number of rows taken from the outbox. */
   async #shipBatch(): Promise<number> {
+    this.#committed = false;
     const rows = this.#take.all(SHIP_BATCH_ROWS) as Record<string, SqlValue>[];
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) {
+      this.#setBacklog(0);
+      return 0;
+    }
     await this.schemaReady();
     await this.sql`INSERT INTO ledger ${this.sql(rows, COLUMNS as unknown as string[])}
       ON CONFLICT (request_id) DO NOTHING`;
@@ -225,8 +235,9 @@ class Outbox {
   async #run(): Promise<void> {
     let failures = 0;
     while (!this.#stopped) {
+      let taken = 0;
       try {
-        await this.#shipBatch();
+        taken = await this.#shipBatch();
         if (failures > 0) {
           this.options.logger?.info("ledger database reachable again", { backlog: this.backlog });
         }
@@ -243,8 +254,10 @@ class Outbox {
       if (this.#stopped) return;
       if (failures > 0) {
         await this.#pause(Math.min(MAX_SHIP_BACKOFF_MS, 50 * 2 ** failures));
-      } else if (this.backlog === 0) {
-        // Idle until a commit (or close) wakes the shipper.
+      } else if (taken === 0 && !this.#committed) {
+        // The outbox was empty and nothing was committed since: idle until a commit (or close)
+        // wakes the shipper. (Deciding by an empty take, not by the count, keeps a count that is
+        // briefly off from spinning this loop without ever yielding to the event loop.)
         await new Promise<void>((resolve) => this.#wake = resolve);
       }
     }

@@ -166,6 +166,53 @@ Deno.test({
       );
 
       await t.step(
+        "a burst of appends awaited back to back ships every row once and never stalls the event loop",
+        async () => {
+          const db = await database(server, "burst");
+          const registry = new client.Registry<client.OpenMetricsContentType>();
+          registry.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+          const metrics = registerLedgerMetrics(registry);
+          // A timer that stops firing means the event loop stalled (the shipper once spun on an
+          // outbox count that ran ahead of the file).
+          let last = performance.now();
+          let longestGapMs = 0;
+          const tick = setInterval(() => {
+            const now = performance.now();
+            longestGapMs = Math.max(longestGapMs, now - last);
+            last = now;
+          }, 10);
+          try {
+            const ledger = db.open({ metrics });
+            const rows: LedgerRow[] = [];
+            const until = Date.now() + 4_000;
+            await Promise.all(Array.from({ length: 8 }, async () => {
+              while (Date.now() < until) {
+                const row = makeRow({ ts: NOVEMBER.fromMs + rows.length });
+                rows.push(row);
+                await ledger.append(row);
+              }
+            }));
+            await shipped([ledger]);
+            assert.ok(rows.length > 500, `only ${rows.length} appends in 4 s`);
+            assert.deepEqual(await countRows(db.url), { rows: rows.length, distinct: rows.length });
+            const exposition = parseExposition(await registry.metrics());
+            assert.equal(find(exposition, "inference_ledger_outbox_backlog")[0].value, 0);
+            assert.equal(
+              find(exposition, "inference_ledger_rows_shipped_total")[0].value,
+              rows.length,
+            );
+            assert.ok(
+              longestGapMs < 1_000,
+              `the event loop stalled for ${longestGapMs.toFixed(0)} ms`,
+            );
+          } finally {
+            clearInterval(tick);
+            await db.close();
+          }
+        },
+      );
+
+      await t.step(
         "replays are idempotent: the same rows from two replicas, or shipped twice, count once",
         async () => {
           const db = await database(server, "replay");

@@ -188,14 +188,18 @@ Deno.test("worker writer: a failing commit rejects the appends with SQLite's rea
   const dir = await Deno.makeTempDir();
   const path = `${dir}/ledger.sqlite`;
   const file = openSqliteFile(path, "normal");
-  // A table that refuses every insert makes each commit fail, as a full disk would.
-  file.exec("DROP TABLE ledger");
-  file.exec("CREATE TABLE ledger (request_id TEXT PRIMARY KEY CHECK (0))");
+  // A trigger that refuses every insert makes each commit fail, as a full disk would, while the
+  // worker still opens the file and prepares its statement.
+  file.exec(
+    "CREATE TRIGGER refuse BEFORE INSERT ON ledger BEGIN SELECT RAISE(ABORT, 'refused'); END",
+  );
   const writer = new WorkerWriter(path, "normal", metrics);
   try {
     const results = await Promise.allSettled([writer.append(makeRow()), writer.append(makeRow())]);
     assert.deepEqual(results.map((r) => r.status), ["rejected", "rejected"]);
-    assert.match(String((results[0] as PromiseRejectedResult).reason), /ledger/);
+    for (const result of results) {
+      assert.match(String((result as PromiseRejectedResult).reason), /refused/);
+    }
     assert.equal(await metricValue(registry, "inference_ledger_write_errors_total"), 2);
     assert.equal(await metricValue(registry, "inference_ledger_rows_written_total"), 0);
   } finally {
