@@ -1,72 +1,88 @@
 /**
- * The worker half of {@link WorkerWriter}: its own connection to the ledger file. Batches that
- * arrive while it is busy are committed together in one transaction (a commit costs about as much
- * as three more rows in it), then each batch is answered with its rows' outcomes.
+ * The worker half of {@link WorkerWriter}: its own connection to the ledger file, and a loop that
+ * takes every record waiting in the shared ring (the rows of one or more turns of the server's
+ * event loop), commits them in one transaction and reports each row's outcome. While rows come it looks at the ring every {@link POLL_MS} on its own clock, so
+ * the server's thread never pays to wake it; after {@link IDLE_MS} without a row it sleeps until
+ * the next row's write wakes it (one wake after a quiet spell).
  */
 /// <reference lib="deno.worker" />
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { setImmediate } from "node:timers";
+import { DatabaseSync } from "node:sqlite";
+import { ByteRing } from "./ring.ts";
+import type { SqlValue } from "./schema.ts";
 import {
+  BIGINT_COLUMNS,
   commitBatch,
   type OpenWriter,
   prepareInsert,
   type RowOutcome,
-  type WriteRequest,
   type WriteResponse,
 } from "./writer.ts";
 
-let db: DatabaseSync | undefined;
-let insert: StatementSync | undefined;
-let queued: WriteRequest[] = [];
-let scheduled = false;
+/**
+ * How often the ring is looked at while rows come: a row waits at most this for its commit. Under
+ * heavy traffic the longer interval gathers more rows per commit (a commit costs about as much as
+ * three more rows in it); below {@link BUSY_ROWS_PER_S} the short one keeps the wait small.
+ */
+const POLL_MS = 0.25;
+const BUSY_POLL_MS = 1;
+const BUSY_ROWS_PER_S = 2_000;
+/** The span over which the row rate is counted. */
+const RATE_WINDOW_MS = 100;
+/** Without a row for this long, the worker sleeps until woken. */
+const IDLE_MS = 20;
+/** A sleeping worker still looks this often (a lost wake costs at most this much). */
+const SLEEP_MS = 1_000;
 
-self.onmessage = (event: MessageEvent<WriteRequest | OpenWriter>) => {
-  const request = event.data;
-  if ("path" in request) {
-    try {
-      db = new DatabaseSync(request.path);
-      // The file's WAL mode is persistent; synchronous and the lock wait are per connection.
-      db.exec(`PRAGMA synchronous = ${request.sync === "full" ? "FULL" : "NORMAL"}`);
-      db.exec("PRAGMA busy_timeout = 5000");
-      insert = prepareInsert(db);
-    } catch (error) {
-      self.postMessage({ id: request.id, error: messageOf(error) } satisfies WriteResponse);
-    }
-    return;
+const decoder = new TextDecoder();
+
+self.onmessage = (event: MessageEvent<OpenWriter>) => {
+  self.onmessage = null;
+  const { path, sync } = event.data;
+  const ring = new ByteRing(event.data.ring);
+  let commit: (rows: SqlValue[][]) => RowOutcome[];
+  try {
+    const db = new DatabaseSync(path);
+    // The file's WAL mode is persistent; synchronous and the lock wait are per connection.
+    db.exec(`PRAGMA synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
+    db.exec("PRAGMA busy_timeout = 5000");
+    const insert = prepareInsert(db);
+    commit = (rows) => commitBatch(db, insert, rows);
+  } catch (error) {
+    const reason = `ledger writer cannot open: ${messageOf(error)}`;
+    commit = (rows) => rows.map(() => ({ error: reason }));
   }
-  queued.push(request);
-  if (!scheduled) {
-    scheduled = true;
-    // After the messages already waiting have been taken in, so they share the commit.
-    setImmediate(commitQueued);
+  let lastRowAt = performance.now();
+  let windowStart = lastRowAt;
+  let windowRows = 0;
+  let busy = false;
+  while (true) {
+    const records = ring.readAll();
+    if (records.length > 0) {
+      const seqs: number[] = [];
+      const rows: SqlValue[][] = [];
+      for (const record of records) {
+        for (const [seq, values] of JSON.parse(decoder.decode(record)) as [number, SqlValue[]][]) {
+          for (const i of BIGINT_COLUMNS) if (values[i] !== null) values[i] = BigInt(values[i]!);
+          seqs.push(seq);
+          rows.push(values);
+        }
+      }
+      self.postMessage({ seqs, outcomes: commit(rows) } satisfies WriteResponse);
+      lastRowAt = performance.now();
+      windowRows += rows.length;
+    } else if (ring.closed) {
+      return;
+    }
+    const now = performance.now();
+    if (now - windowStart >= RATE_WINDOW_MS) {
+      busy = windowRows * 1000 / (now - windowStart) > BUSY_ROWS_PER_S;
+      windowStart = now;
+      windowRows = 0;
+    }
+    const idle = now - lastRowAt > IDLE_MS;
+    ring.wait(idle ? SLEEP_MS : busy ? BUSY_POLL_MS : POLL_MS, idle);
   }
 };
-
-function commitQueued(): void {
-  scheduled = false;
-  const requests = queued;
-  queued = [];
-  if (!db || !insert) {
-    for (const { id } of requests) answer({ id, error: "ledger writer is not open" });
-    return;
-  }
-  let outcomes: RowOutcome[];
-  try {
-    outcomes = commitBatch(db, insert, requests.flatMap((r) => r.rows));
-  } catch (error) {
-    for (const { id } of requests) answer({ id, error: messageOf(error) });
-    return;
-  }
-  let at = 0;
-  for (const { id, rows } of requests) {
-    answer({ id, outcomes: outcomes.slice(at, at + rows.length) });
-    at += rows.length;
-  }
-}
-
-function answer(response: WriteResponse): void {
-  self.postMessage(response);
-}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ByteRing } from "../../src/ledger/ring.ts";
+
+const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill % 256);
+
+Deno.test("byte ring: records come out whole and in order through many wrap-arounds, and a full ring refuses until read", () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 120 }), { maxLength: 300 }), (sizes) => {
+      const ring = ByteRing.create(512);
+      const reader = new ByteRing(ring.buffer);
+      const out: Uint8Array[] = [];
+      sizes.forEach((size, i) => {
+        const record = bytes(size, i);
+        if (!ring.write(record)) {
+          out.push(...reader.readAll());
+          // An emptied ring always has room for a record of at most half its size.
+          assert.ok(ring.write(record), `size ${size} refused by an empty ring`);
+        }
+      });
+      out.push(...reader.readAll());
+      assert.deepEqual(out, sizes.map((size, i) => bytes(size, i)));
+      assert.deepEqual(reader.readAll(), []);
+    }),
+  );
+});
+
+Deno.test("byte ring: a record too large to always fit is refused with a RangeError", () => {
+  const ring = ByteRing.create(256);
+  assert.throws(() => ring.write(new Uint8Array(200)), RangeError);
+  assert.ok(ring.write(new Uint8Array(100)));
+});
+
+Deno.test("byte ring: a wait returns at once when a record is waiting, and after its timeout when none is", () => {
+  const ring = ByteRing.create(256);
+  ring.write(bytes(3, 1));
+  let started = performance.now();
+  ring.wait(2_000, true);
+  assert.ok(performance.now() - started < 500);
+  ring.readAll();
+  started = performance.now();
+  ring.wait(30, false);
+  assert.ok(performance.now() - started >= 25);
+  assert.equal(ring.closed, false);
+  ring.close();
+  assert.equal(ring.closed, true);
+  started = performance.now();
+  ring.wait(2_000, true);
+  assert.ok(performance.now() - started < 500, "a closed ring does not hold its reader");
+});
