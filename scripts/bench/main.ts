@@ -150,6 +150,13 @@ async function environmentHeader(tools: Tools, pin: string): Promise<string> {
   ].join("\n");
 }
 
+const USAGE = `deno task bench [--smoke] [--only=ceiling,gateway,…] [--rounds=N] [--seconds=N]
+  [--soak-seconds=N] [--server-cpus=1] [--load-cpus=0] [--no-pin] [--profile=<server name>]
+  [--floor-rounds=2] [--floor-seconds=4] [--contenders=gateway,proxy,…]
+  [--baseline=<another checkout>] [--json=out.json] [--markdown=out.md]
+
+Scenarios, contenders and targets: docs/benchmarks.md.`;
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
@@ -169,8 +176,13 @@ if (import.meta.main) {
       baseline: { type: "string" },
       json: { type: "string" },
       markdown: { type: "string" },
+      help: { type: "boolean", default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const list = (v: string | undefined) => v?.split(",").map((s) => s.trim()).filter(Boolean);
   const reports = await runBench({
