@@ -5,13 +5,15 @@
  * worker thread (span_worker.ts) in small groups, where the SDK's BatchSpanProcessor and OTLP
  * exporter run with the same settings (OTEL_BSP_*, OTEL_EXPORTER_OTLP_*) as they would in-process.
  *
- * Messages to the worker: `start` with the settings, then arrays of records, then `shutdown`,
- * answered `closed` once the last batch is exported (or failed).
+ * Messages to the worker: `start` with the settings, then groups of records as JSON text
+ * (span_records.ts says why text), `flush` with an id, answered `{ flushed: id }` once every span
+ * handed over before it has been exported (or its export failed), and at last `shutdown`, answered
+ * `closed` likewise.
  */
 import type { Context } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace";
 import type { OtlpProtocol } from "./otlp_exporter.ts";
-import { type SpanRecord, toRecord } from "./span_records.ts";
+import { encodeRecords, type SpanRecord, toRecord } from "./span_records.ts";
 
 /** What the worker is told. */
 export type ToWorker =
@@ -25,13 +27,24 @@ export type ToWorker =
       readonly maxQueueSize: number;
     };
   }
+  | { readonly type: "flush"; readonly id: number }
   | { readonly type: "shutdown" }
-  | SpanRecord[];
+  | string;
 
-/** Records handed over at once: one message per group, not per span (a message costs µs). */
-const GROUP = 32;
-/** The longest a record waits for its group to fill before it is handed over anyway. */
-const GROUP_WAIT_MS = 20;
+/** What the worker answers. */
+export type FromWorker = { readonly flushed: number } | "closed";
+
+/**
+ * Records handed over at once: one message per group, not per span. A message costs ~25 µs
+ * whatever its size plus its copy, and each one wakes the worker's thread; measured, groups of 256
+ * halved the hand-over's cost per span against groups of 32 (0.7 vs 1.3 µs).
+ */
+const GROUP = 256;
+/**
+ * The longest a record waits for its group to fill before it is handed over anyway: small beside
+ * the batch processor's own wait (OTEL_BSP_SCHEDULE_DELAY, 1 s by default).
+ */
+const GROUP_WAIT_MS = 50;
 
 /** A span processor that exports through the worker; its `shutdown` flushes and stops it. */
 export class WorkerSpanProcessor implements SpanProcessor {
@@ -39,6 +52,9 @@ export class WorkerSpanProcessor implements SpanProcessor {
   #group: SpanRecord[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed: Promise<void> | undefined;
+  #onClosed: (() => void) | undefined;
+  readonly #flushes = new Map<number, () => void>();
+  #nextFlush = 0;
 
   constructor(settings: Omit<Extract<ToWorker, { type: "start" }>, "type">) {
     this.#worker = new Worker(new URL("./span_worker.ts", import.meta.url).href, {
@@ -47,6 +63,7 @@ export class WorkerSpanProcessor implements SpanProcessor {
     // A failure inside the worker costs spans, never the server: unhandled, it would end the
     // process.
     this.#worker.onerror = (event) => event.preventDefault();
+    this.#worker.onmessage = (event: MessageEvent<FromWorker>) => this.#answered(event.data);
     this.#post({ type: "start", ...settings });
   }
 
@@ -61,19 +78,22 @@ export class WorkerSpanProcessor implements SpanProcessor {
     }
   }
 
-  /** Hands over what is waiting; the worker exports on its own schedule (OTEL_BSP_SCHEDULE_DELAY). */
+  /** Hands over what is waiting and resolves once the worker has exported it (or failed to). */
   forceFlush(): Promise<void> {
+    if (this.#closed) return this.#closed;
     this.#handOver();
-    return Promise.resolve();
+    const id = this.#nextFlush++;
+    return new Promise<void>((resolve) => {
+      this.#flushes.set(id, resolve);
+      this.#post({ type: "flush", id });
+    });
   }
 
   /** Hands over the last records and waits until the worker has exported them, then stops it. */
   shutdown(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
       this.#handOver();
-      this.#worker.onmessage = (event) => {
-        if (event.data === "closed") resolve();
-      };
+      this.#onClosed = resolve;
       this.#post({ type: "shutdown" });
     }).finally(() => this.#worker.terminate());
     return this.#closed;
@@ -84,13 +104,22 @@ export class WorkerSpanProcessor implements SpanProcessor {
     this.#worker.terminate();
   }
 
+  #answered(answer: FromWorker): void {
+    if (answer === "closed") {
+      this.#onClosed?.();
+      return;
+    }
+    this.#flushes.get(answer.flushed)?.();
+    this.#flushes.delete(answer.flushed);
+  }
+
   #handOver(): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
     if (this.#group.length === 0) return;
-    this.#post(this.#group);
+    this.#post(encodeRecords(this.#group));
     this.#group = [];
   }
 

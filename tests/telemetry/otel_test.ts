@@ -41,9 +41,9 @@ Deno.test("the default sampler traces every request and a bad sampler setting is
   );
 });
 
-Deno.test("the batch exporter sends small batches every second by default, as the standard variables can change", () => {
+Deno.test("the batch exporter sends batches of up to 512 spans every second by default, as the standard variables can change", () => {
   assert.deepEqual(loadConfig({}).spanBatch, {
-    maxExportBatchSize: 64,
+    maxExportBatchSize: 512,
     scheduledDelayMs: 1000,
     maxQueueSize: 2048,
   });
