@@ -61,8 +61,15 @@ export class WorkerSpanProcessor implements SpanProcessor {
       type: "module",
     });
     // A failure inside the worker costs spans, never the server: unhandled, it would end the
-    // process.
-    this.#worker.onerror = (event) => event.preventDefault();
+    // process. Nothing waits on a worker that is gone: flushes and the shutdown resolve, and
+    // later spans are dropped.
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#closed ??= Promise.resolve();
+      for (const resolve of this.#flushes.values()) resolve();
+      this.#flushes.clear();
+      this.#onClosed?.();
+    };
     this.#worker.onmessage = (event: MessageEvent<FromWorker>) => this.#answered(event.data);
     this.#post({ type: "start", ...settings });
   }
