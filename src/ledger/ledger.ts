@@ -8,7 +8,7 @@ import { recordById, recordsPage, scanChunks, spendReport, windowSpend } from ".
 import type { Ledger, LedgerOptions } from "./types.ts";
 import { openSqliteFile, sqliteDb } from "./sqlite.ts";
 import { openWorkerReader } from "./sqlite_reader.ts";
-import { GroupCommitWriter, WorkerWriter } from "./writer.ts";
+import { commitsOnWorker, GroupCommitWriter, WorkerWriter } from "./writer.ts";
 import { openPostgresLedger } from "./postgres.ts";
 import { scheduleRetention } from "./retention.ts";
 import { liveSummary } from "./live.ts";
@@ -37,10 +37,9 @@ export function openSqliteLedger(
   // Reads go to a worker's own connection; an in-memory database has no file to share.
   const reader = path === ":memory:" ? undefined : openWorkerReader(path);
   const db = reader ?? sqliteDb(file);
-  // Commits run on a worker's connection; an in-memory database exists only on this one.
-  const writer = path === ":memory:"
-    ? new GroupCommitWriter(file, options.metrics)
-    : new WorkerWriter(path, sync, options.metrics);
+  const writer = commitsOnWorker(path)
+    ? new WorkerWriter(path, sync, options.metrics)
+    : new GroupCommitWriter(file, options.metrics);
   options.metrics?.outboxBacklog.set(0);
   const retention = scheduleRetention(options, db);
   return {

@@ -21,7 +21,7 @@ import {
   type SqlValue,
 } from "./schema.ts";
 import { openSqliteFile, type SqlDb, sqliteDb } from "./sqlite.ts";
-import { type RowWriter, WorkerWriter } from "./writer.ts";
+import { commitsOnWorker, GroupCommitWriter, type RowWriter, WorkerWriter } from "./writer.ts";
 import { recordById, recordsPage, scanChunks, spendReport, windowSpend } from "./queries.ts";
 import { scheduleRetention } from "./retention.ts";
 import { liveSummary } from "./live.ts";
@@ -172,7 +172,7 @@ class Outbox {
     this.backlog = Number(
       (this.file.prepare("SELECT count(*) AS n FROM ledger").get() as { n: number }).n,
     );
-    this.writer = new WorkerWriter(config.outboxPath, config.sync, options.metrics, (added) => {
+    const onCommit = (added: number) => {
       // The worker's report of a commit may come after the shipper has already taken (and even
       // shipped) those rows on this thread's connection: the count is then briefly high, and the
       // next take that finds the outbox empty sets it right.
@@ -181,7 +181,10 @@ class Outbox {
       const wake = this.#wake;
       this.#wake = undefined;
       wake?.();
-    });
+    };
+    this.writer = commitsOnWorker(config.outboxPath)
+      ? new WorkerWriter(config.outboxPath, config.sync, options.metrics, onCommit)
+      : new GroupCommitWriter(this.file, options.metrics, onCommit);
     this.#setBacklog(this.backlog);
     this.#loop = this.#run();
   }
