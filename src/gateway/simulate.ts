@@ -7,6 +7,7 @@ import type { TokenUsage } from "../pricing/pricing.ts";
 import { ClientGone, type StreamStep } from "./upstream.ts";
 import { clientClosed, finishedHeaders, type Turn } from "./endings.ts";
 import { relay, type StreamPieces } from "./relay.ts";
+import { jsonResponse } from "../http/response.ts";
 
 /** Answers the turn from the simulated model. */
 export async function simulate(turn: Turn): Promise<Response> {
@@ -37,9 +38,12 @@ export async function simulate(turn: Turn): Promise<Response> {
       responseModel,
       completion: result.text,
     });
-    return Response.json(
-      api.simulated.completion(request, id, result.text, result.finishReason, usage),
-      { headers: finishedHeaders(call, record) },
+    return jsonResponse(
+      JSON.stringify(
+        api.simulated.completion(request, id, result.text, result.finishReason, usage),
+      ),
+      200,
+      finishedHeaders(call, record),
     );
   }
 

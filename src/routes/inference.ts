@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import { ApiError, describeIssue, renderNativeError } from "../http/errors.ts";
 import { readJsonBody } from "../http/request.ts";
+import { jsonResponse } from "../http/response.ts";
 import type { Services } from "../services.ts";
 import { localUsage } from "../usage/record.ts";
 import { MAX_TOKENS_CEILING, SIMULATED_DEFAULT_MAX_TOKENS } from "../gateway/contract.ts";
@@ -96,14 +97,14 @@ export function registerInferenceRoute(app: Hono, services: Services): void {
           responseModel: call.price?.id ?? body.model,
           completion: generation.text,
         });
-        return c.json(
-          {
+        return jsonResponse(
+          JSON.stringify({
             text: generation.text,
             model: body.model,
             input_tokens: inputTokens,
             output_tokens: outputTokens,
             cost_usd: record.costUsd,
-          },
+          }),
           200,
           budgetHeaders(call),
         );
