@@ -75,18 +75,22 @@ export function registerInferenceRoute(app: Hono, services: Services): void {
         const { counter, inputTokens } = admitted;
         if (call.keepsContent) call.prompt = body.prompt;
         call.provider = services.backend.provider;
-        const signal = c.req.raw.signal;
+        const request = c.req.raw;
         let generation;
         try {
           generation = await services.backend.generate({
             model: body.model,
             messages: [{ role: "user", content: body.prompt }],
             maxTokens: body.max_tokens,
-            signal,
+            // Read only by a backend that waits (the realistic mode's pacing): a served request's
+            // signal sets up a cancellation watch of its own, which the echo mode never needs.
+            get signal() {
+              return request.signal;
+            },
             counter,
           });
         } catch (error) {
-          if (!signal.aborted) throw error;
+          if (!request.signal.aborted) throw error;
           return await billClientLeft(call, admitted);
         }
         const outputTokens = generation.outputTokens ?? counter.count(generation.text);
