@@ -7,6 +7,7 @@
  */
 import {
   context,
+  INVALID_TRACEID,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -232,29 +233,31 @@ export class UpstreamExchange {
       this.#controller.abort();
     });
     const ctx = this.span.spanContext();
-    const propagation: Record<string, string> = this.#options.injectTraceparent
+    // No trace at all (tracing off and none coming in): the all-zero ids are invalid in a
+    // traceparent, and there is no context to make current for the runtime's fetch span.
+    const traced = ctx.traceId !== INVALID_TRACEID;
+    const propagation: Record<string, string> = traced && this.#options.injectTraceparent
       ? { traceparent: `00-${ctx.traceId}-${ctx.spanId}-0${ctx.traceFlags & 1}` }
       : {};
+    const send = () =>
+      fetch(`${provider.baseUrl}${this.#options.path}`, {
+        method: this.#options.method ?? "POST",
+        headers: {
+          ...provider.headers,
+          ...this.#options.headers,
+          ...(this.#options.body === undefined ? {} : { "content-type": "application/json" }),
+          accept: this.#options.stream ? "text/event-stream" : "application/json",
+          ...propagation,
+        },
+        body: this.#options.body,
+        signal: this.#controller.signal,
+        // A redirect would carry the key to wherever it points; a provider does not need one.
+        redirect: "manual",
+      });
     let response: Response;
     try {
-      response = await context.with(
-        trace.setSpan(context.active(), this.span),
-        () =>
-          fetch(`${provider.baseUrl}${this.#options.path}`, {
-            method: this.#options.method ?? "POST",
-            headers: {
-              ...provider.headers,
-              ...this.#options.headers,
-              ...(this.#options.body === undefined ? {} : { "content-type": "application/json" }),
-              accept: this.#options.stream ? "text/event-stream" : "application/json",
-              ...propagation,
-            },
-            body: this.#options.body,
-            signal: this.#controller.signal,
-            // A redirect would carry the key to wherever it points; a provider does not need one.
-            redirect: "manual",
-          }),
-      );
+      response =
+        await (traced ? context.with(trace.setSpan(context.active(), this.span), send) : send());
     } catch (error) {
       throw this.failure(error, "connect");
     }
