@@ -12,17 +12,19 @@ import { jsonResponse } from "../http/response.ts";
 /** Answers the turn from the simulated model. */
 export async function simulate(turn: Turn): Promise<Response> {
   const { services, api, call, request, counter, promptTokens } = turn;
-  const controller = new AbortController();
-  const signal = AbortSignal.any([turn.clientSignal, controller.signal]);
+  // The model cuts its reply with the route's own counter and reports the count: the reply's
+  // tokens are counted once.
   const generation = {
     model: request.model,
     messages: request.messages,
     maxTokens: turn.maxOutput,
+    counter,
   };
   const id = crypto.randomUUID().replaceAll("-", "");
   const responseModel = call.price?.id ?? request.model;
 
   if (!request.stream) {
+    const signal = turn.clientSignal;
     let result;
     try {
       result = await services.backend.generate({ ...generation, signal });
@@ -30,7 +32,7 @@ export async function simulate(turn: Turn): Promise<Response> {
       if (!signal.aborted) throw error;
       return await clientClosed(turn);
     }
-    const usage = localUsage(promptTokens, counter.count(result.text));
+    const usage = localUsage(promptTokens, result.outputTokens ?? counter.count(result.text));
     const record = await call.finish({
       usage,
       usageSource: "estimated",
@@ -47,6 +49,9 @@ export async function simulate(turn: Turn): Promise<Response> {
     );
   }
 
+  // Only a stream's leg aborts the model (the relay's idle deadline, a failed write).
+  const controller = new AbortController();
+  const signal = AbortSignal.any([turn.clientSignal, controller.signal]);
   let usage: TokenUsage | undefined;
   let finished = false;
   const shape = api.simulated.stream(request, id);
