@@ -7,17 +7,36 @@ function collecting() {
   return { writes, sink: (bytes: Uint8Array) => writes.push(decoder.decode(bytes)) };
 }
 
-Deno.test("lines logged in one turn are written together, in order, when the turn ends", async () => {
+async function until(done: () => boolean, ms = 2_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a write");
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+Deno.test("lines logged together are written in one write, in order, within the flush interval", async () => {
   const { writes, sink } = collecting();
-  const out = batchedWriter(sink);
+  const out = batchedWriter(sink, 64 * 1024, 5);
   out.write('{"msg":"a"}');
   out.write('{"msg":"b"}');
   assert.deepEqual(writes, []);
-  await new Promise((r) => setTimeout(r, 0));
+  await until(() => writes.length > 0);
   assert.deepEqual(writes, ['{"msg":"a"}\n{"msg":"b"}\n']);
   out.write('{"msg":"c"}');
-  await new Promise((r) => setTimeout(r, 0));
+  await until(() => writes.length > 1);
   assert.deepEqual(writes, ['{"msg":"a"}\n{"msg":"b"}\n', '{"msg":"c"}\n']);
+  out.flush();
+});
+
+Deno.test("the flush interval stops once a tick finds nothing to write", async () => {
+  const { writes, sink } = collecting();
+  const out = batchedWriter(sink, 64 * 1024, 5);
+  out.write("one");
+  await until(() => writes.length > 0);
+  // The test's sanitizer fails it if the interval is still scheduled when it ends.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(writes, ["one\n"]);
 });
 
 Deno.test("flush writes the pending lines at once and leaves nothing scheduled", () => {

@@ -9,6 +9,7 @@ import type { ModelRoute } from "../providers/providers.ts";
 import { UpstreamError, UpstreamExchange } from "./upstream.ts";
 import { finishedHeaders, type Turn, upstreamFailed } from "./endings.ts";
 import { relay } from "./relay.ts";
+import { jsonResponse } from "../http/response.ts";
 import { UpstreamPieces } from "./upstream_events.ts";
 
 /** Answers the turn from the upstream that serves its model. */
@@ -55,10 +56,7 @@ export async function proxy(turn: Turn, route: ModelRoute): Promise<Response> {
       responseModel: completion.model ?? upstreamModel,
       completion: completion.text,
     });
-    return new Response(text, {
-      status: response.status,
-      headers: { "content-type": "application/json", ...finishedHeaders(call, record) },
-    });
+    return jsonResponse(text, response.status, finishedHeaders(call, record));
   }
 
   const type = response.headers.get("content-type") ?? "";

@@ -7,21 +7,24 @@ import type { TokenUsage } from "../pricing/pricing.ts";
 import { ClientGone, type StreamStep } from "./upstream.ts";
 import { clientClosed, finishedHeaders, type Turn } from "./endings.ts";
 import { relay, type StreamPieces } from "./relay.ts";
+import { jsonResponse } from "../http/response.ts";
 
 /** Answers the turn from the simulated model. */
 export async function simulate(turn: Turn): Promise<Response> {
   const { services, api, call, request, counter, promptTokens } = turn;
-  const controller = new AbortController();
-  const signal = AbortSignal.any([turn.clientSignal, controller.signal]);
+  // The model cuts its reply with the route's own counter and reports the count: the reply's
+  // tokens are counted once.
   const generation = {
     model: request.model,
     messages: request.messages,
     maxTokens: turn.maxOutput,
+    counter,
   };
   const id = crypto.randomUUID().replaceAll("-", "");
   const responseModel = call.price?.id ?? request.model;
 
   if (!request.stream) {
+    const signal = turn.clientSignal;
     let result;
     try {
       result = await services.backend.generate({ ...generation, signal });
@@ -29,7 +32,7 @@ export async function simulate(turn: Turn): Promise<Response> {
       if (!signal.aborted) throw error;
       return await clientClosed(turn);
     }
-    const usage = localUsage(promptTokens, counter.count(result.text));
+    const usage = localUsage(promptTokens, result.outputTokens ?? counter.count(result.text));
     const record = await call.finish({
       usage,
       usageSource: "estimated",
@@ -37,12 +40,18 @@ export async function simulate(turn: Turn): Promise<Response> {
       responseModel,
       completion: result.text,
     });
-    return Response.json(
-      api.simulated.completion(request, id, result.text, result.finishReason, usage),
-      { headers: finishedHeaders(call, record) },
+    return jsonResponse(
+      JSON.stringify(
+        api.simulated.completion(request, id, result.text, result.finishReason, usage),
+      ),
+      200,
+      finishedHeaders(call, record),
     );
   }
 
+  // Only a stream's leg aborts the model (the relay's idle deadline, a failed write).
+  const controller = new AbortController();
+  const signal = AbortSignal.any([turn.clientSignal, controller.signal]);
   let usage: TokenUsage | undefined;
   let finished = false;
   const shape = api.simulated.stream(request, id);

@@ -7,6 +7,7 @@
  */
 import {
   context,
+  INVALID_TRACEID,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -14,6 +15,7 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import { ATTR, type UpstreamErrorKind } from "../telemetry/names.ts";
+import { clearDeadline, type Deadline, setDeadline } from "../http/deadlines.ts";
 import type { TokenUsage } from "../pricing/pricing.ts";
 import type { Protocol, Provider } from "../providers/providers.ts";
 import type { SseEvent } from "./sse.ts";
@@ -175,19 +177,32 @@ export function redactKey(text: string, provider: Provider): string {
   return key ? text.split(key).join("[redacted]") : text;
 }
 
+const servers = new Map<string, { readonly hostname: string; readonly port: number }>();
+
+/** The host and port of a provider's base URL, parsed once per URL (the set is configured). */
+function serverOf(baseUrl: string): { readonly hostname: string; readonly port: number } {
+  let server = servers.get(baseUrl);
+  if (!server) {
+    const url = new URL(baseUrl);
+    const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+    servers.set(baseUrl, server = { hostname: url.hostname, port });
+  }
+  return server;
+}
+
 /** One request to an upstream provider and its child span. */
 export class UpstreamExchange {
   readonly span: Span;
   readonly #options: ExchangeOptions;
   readonly #controller = new AbortController();
-  #timer?: ReturnType<typeof setTimeout>;
+  // On the shared sweep, not a timer per request: a setTimeout/clearTimeout pair is ~1.5 µs.
+  #deadline?: Deadline;
   #timedOut = false;
   #ended = false;
 
   constructor(options: ExchangeOptions) {
     this.#options = options;
-    const url = new URL(options.provider.baseUrl);
-    const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+    const { hostname, port } = serverOf(options.provider.baseUrl);
     this.span = options.tracer.startSpan(
       `${options.operation} ${options.upstreamModel}`,
       {
@@ -196,7 +211,7 @@ export class UpstreamExchange {
           [ATTR.operationName]: options.operation,
           [ATTR.providerName]: options.provider.name,
           [ATTR.requestModel]: options.upstreamModel,
-          [ATTR.serverAddress]: url.hostname,
+          [ATTR.serverAddress]: hostname,
           [ATTR.serverPort]: port,
         },
       },
@@ -213,34 +228,36 @@ export class UpstreamExchange {
    */
   async send(): Promise<Response> {
     const { provider, timeoutMs } = this.#options;
-    this.#timer = setTimeout(() => {
+    this.#deadline = setDeadline(timeoutMs, () => {
       this.#timedOut = true;
       this.#controller.abort();
-    }, timeoutMs);
+    });
     const ctx = this.span.spanContext();
-    const propagation: Record<string, string> = this.#options.injectTraceparent
+    // No trace at all (tracing off and none coming in): the all-zero ids are invalid in a
+    // traceparent, and there is no context to make current for the runtime's fetch span.
+    const traced = ctx.traceId !== INVALID_TRACEID;
+    const propagation: Record<string, string> = traced && this.#options.injectTraceparent
       ? { traceparent: `00-${ctx.traceId}-${ctx.spanId}-0${ctx.traceFlags & 1}` }
       : {};
+    const send = () =>
+      fetch(`${provider.baseUrl}${this.#options.path}`, {
+        method: this.#options.method ?? "POST",
+        headers: {
+          ...provider.headers,
+          ...this.#options.headers,
+          ...(this.#options.body === undefined ? {} : { "content-type": "application/json" }),
+          accept: this.#options.stream ? "text/event-stream" : "application/json",
+          ...propagation,
+        },
+        body: this.#options.body,
+        signal: this.#controller.signal,
+        // A redirect would carry the key to wherever it points; a provider does not need one.
+        redirect: "manual",
+      });
     let response: Response;
     try {
-      response = await context.with(
-        trace.setSpan(context.active(), this.span),
-        () =>
-          fetch(`${provider.baseUrl}${this.#options.path}`, {
-            method: this.#options.method ?? "POST",
-            headers: {
-              ...provider.headers,
-              ...this.#options.headers,
-              ...(this.#options.body === undefined ? {} : { "content-type": "application/json" }),
-              accept: this.#options.stream ? "text/event-stream" : "application/json",
-              ...propagation,
-            },
-            body: this.#options.body,
-            signal: this.#controller.signal,
-            // A redirect would carry the key to wherever it points; a provider does not need one.
-            redirect: "manual",
-          }),
-      );
+      response =
+        await (traced ? context.with(trace.setSpan(context.active(), this.span), send) : send());
     } catch (error) {
       throw this.failure(error, "connect");
     }
@@ -291,7 +308,7 @@ export class UpstreamExchange {
 
   /** Stops the request deadline: a stream is watched for idleness instead. */
   stopDeadline(): void {
-    clearTimeout(this.#timer);
+    if (this.#deadline) clearDeadline(this.#deadline);
   }
 
   /** Aborts the request (the client went away, or the stream went idle). */
@@ -322,7 +339,7 @@ export class UpstreamExchange {
   end(failure?: UpstreamErrorKind | "client_closed", usage?: TokenUsage, model?: string): void {
     if (this.#ended) return;
     this.#ended = true;
-    clearTimeout(this.#timer);
+    if (this.#deadline) clearDeadline(this.#deadline);
     if (model) this.span.setAttribute(ATTR.responseModel, model);
     if (usage) {
       this.span.setAttributes({

@@ -76,6 +76,10 @@ function unreadable(error: unknown): ApiError {
  * connection's framing already bounds the body, so it is read in one go (`bytes()`: one native
  * read, no JS loop over chunks); otherwise chunk by chunk, counting. A body that misses its
  * deadline is answered 408 at once; the read left behind ends when the connection closes.
+ *
+ * The first path never touches `request.body`: Deno hands a body that has already arrived whole
+ * to `bytes()` as it is, but the `body` getter first wraps it in a stream that `bytes()` must
+ * then drain (the stream's set-up and collection were ~7 % of `/v1/inference`'s CPU).
  */
 function readLimited(
   request: Request,
@@ -83,8 +87,6 @@ function readLimited(
   maxBytes: number,
   timeoutMs: number,
 ): Promise<Uint8Array> {
-  const body = request.body;
-  if (!body) return Promise.resolve(new Uint8Array());
   return new Promise((resolve, reject) => {
     if (declared >= 0 && declared <= maxBytes) {
       const deadline = setDeadline(timeoutMs, () => reject(timedOut(timeoutMs)));
@@ -102,6 +104,8 @@ function readLimited(
       );
       return;
     }
+    const body = request.body;
+    if (!body) return resolve(new Uint8Array());
     const reader = body.getReader();
     const deadline = setDeadline(timeoutMs, () => {
       reject(timedOut(timeoutMs));

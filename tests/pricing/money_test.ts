@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { formatUsd, parseRateMicros, parseUsdPico, picoToUsd } from "../../src/pricing/money.ts";
 
 Deno.test("rates parse exactly into micro-dollars per 1M tokens", () => {
@@ -26,4 +27,22 @@ Deno.test("picodollars format as an exact decimal without exponent", () => {
   assert.equal(formatUsd(1n), "0.000000000001");
   assert.equal(formatUsd(12_345_000_000_000_000n), "12345");
   assert.equal(picoToUsd(6_900_000n), 0.0000069);
+});
+
+Deno.test("picodollars convert to the number their exact decimal parses to, below 2^53 and above", () => {
+  const safe = BigInt(Number.MAX_SAFE_INTEGER);
+  const edges = [0n, 1n, 7n, 10n ** 12n, safe - 1n, safe, safe + 1n, 10n ** 17n + 3n, -safe, -1n];
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.bigInt({ min: 0n, max: 10n ** 10n }),
+        fc.bigInt({ min: -(2n ** 60n), max: 2n ** 60n }),
+        fc.constantFrom(...edges),
+      ),
+      (pico) => {
+        assert.equal(picoToUsd(pico), Number(formatUsd(pico)));
+      },
+    ),
+    { numRuns: 20_000 },
+  );
 });
