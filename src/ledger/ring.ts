@@ -22,6 +22,7 @@ const HEADER_INTS = 5;
 const HEADER_BYTES = HEADER_INTS * 4;
 /** The length that marks the rest of the data as skipped. */
 const WRAP = -1;
+const encoder = new TextEncoder();
 
 /** The two ends share one SharedArrayBuffer; each side builds its view with {@link ByteRing}. */
 export class ByteRing {
@@ -47,28 +48,51 @@ export class ByteRing {
    * behind), and the caller keeps it for later. Wakes the reader if it sleeps.
    */
   write(record: Uint8Array): boolean {
-    const need = 4 + record.length;
+    const at = this.#reserve(record.length);
+    if (at < 0) return false;
+    this.#data.set(record, at + 4);
+    this.#publish(at, record.length);
+    return true;
+  }
+
+  /** Writer side: appends `text` as one UTF-8 record, encoded straight into the ring. */
+  writeText(text: string): boolean {
+    // Room for the longest encoding (three bytes a UTF-16 unit); the record takes what it needs.
+    const at = this.#reserve(text.length * 3);
+    if (at < 0) return false;
+    const { written } = encoder.encodeInto(
+      text,
+      this.#data.subarray(at + 4, at + 4 + text.length * 3),
+    );
+    this.#publish(at, written);
+    return true;
+  }
+
+  /** Where a record of up to `length` bytes can go, or -1 when there is no room now. */
+  #reserve(length: number): number {
+    const need = 4 + length;
     // Twice the record and the markers: then an empty ring always has room for it, at its end or
     // at its start, wherever the offsets stand.
     if (2 * need + 8 > this.#capacity) {
-      throw new RangeError(`a record of ${record.length} bytes is too large for the ring`);
+      throw new RangeError(`a record of ${length} bytes is too large for the ring`);
     }
     const read = Atomics.load(this.#header, READ);
-    let at = Atomics.load(this.#header, WRITE);
+    const at = Atomics.load(this.#header, WRITE);
     if (at + need + 4 > this.#capacity) {
       // Not before the end: the record starts at 0, if the reader has left room there.
-      if (read > at || need >= read) return false;
+      if (read > at || need >= read) return -1;
       this.#lengths.setInt32(at, WRAP);
-      at = 0;
-    } else if (read > at && at + need >= read) {
-      return false;
+      return 0;
     }
-    this.#lengths.setInt32(at, record.length);
-    this.#data.set(record, at + 4);
-    Atomics.store(this.#header, WRITE, at + need);
+    return read > at && at + need >= read ? -1 : at;
+  }
+
+  /** Makes the record of `length` bytes at `at` visible to the reader. */
+  #publish(at: number, length: number): void {
+    this.#lengths.setInt32(at, length);
+    Atomics.store(this.#header, WRITE, at + 4 + length);
     Atomics.add(this.#header, WRITES, 1);
     if (Atomics.load(this.#header, SLEEPING) === 1) Atomics.notify(this.#header, WRITES);
-    return true;
   }
 
   /** Reader side: every complete record written so far, copied out, oldest first. */

@@ -19,15 +19,12 @@ import {
 } from "./writer.ts";
 
 /**
- * How often the ring is looked at while rows come: a row waits at most this for its commit. Under
- * heavy traffic the longer interval gathers more rows per commit (a commit costs about as much as
- * three more rows in it); below {@link BUSY_ROWS_PER_S} the short one keeps the wait small.
+ * How often the ring is looked at while rows come: a row waits at most this for its commit. Rows
+ * that arrive during a commit share the next one. (1 ms gathered more rows per commit, but on a
+ * closed loop of 16 clients the wait cost `/v1/inference` a fifth of its throughput; 0.1 ms was no
+ * faster than 0.25 ms and polled 2.5 times as often.)
  */
 const POLL_MS = 0.25;
-const BUSY_POLL_MS = 1;
-const BUSY_ROWS_PER_S = 2_000;
-/** The span over which the row rate is counted. */
-const RATE_WINDOW_MS = 100;
 /** Without a row for this long, the worker sleeps until woken. */
 const IDLE_MS = 20;
 /** A sleeping worker still looks this often (a lost wake costs at most this much). */
@@ -52,9 +49,6 @@ self.onmessage = (event: MessageEvent<OpenWriter>) => {
     commit = (rows) => rows.map(() => ({ error: reason }));
   }
   let lastRowAt = performance.now();
-  let windowStart = lastRowAt;
-  let windowRows = 0;
-  let busy = false;
   while (true) {
     const records = ring.readAll();
     if (records.length > 0) {
@@ -67,20 +61,17 @@ self.onmessage = (event: MessageEvent<OpenWriter>) => {
           rows.push(values);
         }
       }
-      self.postMessage({ seqs, outcomes: commit(rows) } satisfies WriteResponse);
+      const outcomes = commit(rows);
+      const answer: WriteResponse = outcomes.every((o) => o === "added")
+        ? seqs[seqs.length - 1]
+        : { seqs, outcomes };
+      self.postMessage(answer);
       lastRowAt = performance.now();
-      windowRows += rows.length;
     } else if (ring.closed) {
       return;
     }
-    const now = performance.now();
-    if (now - windowStart >= RATE_WINDOW_MS) {
-      busy = windowRows * 1000 / (now - windowStart) > BUSY_ROWS_PER_S;
-      windowStart = now;
-      windowRows = 0;
-    }
-    const idle = now - lastRowAt > IDLE_MS;
-    ring.wait(idle ? SLEEP_MS : busy ? BUSY_POLL_MS : POLL_MS, idle);
+    const idle = performance.now() - lastRowAt > IDLE_MS;
+    ring.wait(idle ? SLEEP_MS : POLL_MS, idle);
   }
 };
 

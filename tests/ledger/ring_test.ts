@@ -25,6 +25,29 @@ Deno.test("byte ring: records come out whole and in order through many wrap-arou
   );
 });
 
+Deno.test("byte ring: text records are encoded as UTF-8 straight into the ring, multi-byte characters whole", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.string({ unit: "binary", maxLength: 40 }), { maxLength: 200 }),
+      (texts) => {
+        const ring = ByteRing.create(1024);
+        const out: string[] = [];
+        const decoder = new TextDecoder();
+        const drain = () => out.push(...ring.readAll().map((r) => decoder.decode(r)));
+        for (const text of texts) {
+          if (!ring.writeText(text)) {
+            drain();
+            assert.ok(ring.writeText(text), `${JSON.stringify(text)} refused by an empty ring`);
+          }
+        }
+        drain();
+        // Lone surrogates become U+FFFD, as TextEncoder makes them.
+        assert.deepEqual(out, texts.map((t) => decoder.decode(new TextEncoder().encode(t))));
+      },
+    ),
+  );
+});
+
 Deno.test("byte ring: a record too large to always fit is refused with a RangeError", () => {
   const ring = ByteRing.create(256);
   assert.throws(() => ring.write(new Uint8Array(200)), RangeError);
