@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { runBench, SCENARIOS, targetsMarkdown } from "../../scripts/bench/main.ts";
 import type { ScenarioReport } from "../../scripts/bench/lib/context.ts";
+import { TARGETS } from "../../scripts/bench/lib/targets.ts";
 
 async function smoke(id: string): Promise<ScenarioReport> {
   const [report] = await runBench({ smoke: true, only: [id], quiet: true });
@@ -164,7 +165,12 @@ Deno.test("the targets table lists every target and names the scenario of one th
     targets: { "plain-vs-proxy": { value: 0.8, text: "0.80×" } },
   }], false);
   const rows = markdown.split("\n").filter((l) => /^\| (?!what |--)/.test(l));
-  assert.equal(rows.length, 8);
+  assert.equal(rows.length, TARGETS.length);
+  assert.equal(TARGETS.length, 9);
+  assert.match(
+    markdown,
+    /plain chat through the gateway with the SQLite ledger on ÷ with it off \(requests\/s\) \| not measured \(scenario floor\)/,
+  );
   assert.match(
     markdown,
     /plain chat, gateway ÷ bare pass-through proxy \| \*\*0\.80×\*\* \| ≥ 0\.7× — met/,
