@@ -485,7 +485,8 @@ Deno.test("a broken event after whole ones: those go out first, then the failure
   assert.equal(pieces.text(), "a");
 });
 
-Deno.test("an upstream silent for longer than the idle limit fails the stream and is cancelled", async () => {
+/** A body that sends one event and then nothing; `cancelled()` tells whether it was cancelled. */
+function oneEventThenSilence() {
   let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
     type: "bytes",
@@ -496,6 +497,11 @@ Deno.test("an upstream silent for longer than the idle limit fails the stream an
       cancelled = true;
     },
   });
+  return { body, cancelled: () => cancelled };
+}
+
+Deno.test("an upstream silent for longer than the idle limit fails the stream and is cancelled", async () => {
+  const { body, cancelled } = oneEventThenSilence();
   const pieces = new UpstreamPieces(
     body,
     openAiUpstream.streamReader(true),
@@ -509,7 +515,7 @@ Deno.test("an upstream silent for longer than the idle limit fails the stream an
     (e: Error) => e instanceof UpstreamError && e.message === "silent",
   );
   assert.ok(performance.now() - started >= 35);
-  await eventually("the body is cancelled", within(2_000), () => cancelled);
+  await eventually("the body is cancelled", within(2_000), () => cancelled());
 });
 
 Deno.test("a client slower than the idle limit is not the upstream idling", async () => {
@@ -530,16 +536,7 @@ Deno.test("a client slower than the idle limit is not the upstream idling", asyn
 });
 
 Deno.test("stopping cancels the upstream body", async () => {
-  let cancelled = false;
-  const body = new ReadableStream<Uint8Array>({
-    type: "bytes",
-    start(controller) {
-      controller.enqueue(encoder.encode('data: {"model":"m","choices":[]}\n\n'));
-    },
-    cancel() {
-      cancelled = true;
-    },
-  });
+  const { body, cancelled } = oneEventThenSilence();
   const pieces = new UpstreamPieces(
     body,
     openAiUpstream.streamReader(true),
@@ -548,5 +545,5 @@ Deno.test("stopping cancels the upstream body", async () => {
   );
   await pieces.next();
   pieces.stop();
-  await eventually("the body is cancelled", within(2_000), () => cancelled);
+  await eventually("the body is cancelled", within(2_000), () => cancelled());
 });
