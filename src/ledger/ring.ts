@@ -3,9 +3,9 @@
  * ledger's writer worker. Why not `postMessage`: waking a parked thread costs the sender 30-35 µs
  * per message on a virtual machine (the wake is an inter-processor interrupt, which traps to the
  * hypervisor), against 2-3 µs when the receiver is awake; one message per request made the ledger
- * cost the gateway a third of its throughput. Through the ring the writer only copies bytes; the
- * reader looks at the ring on its own clock while there is traffic, and is woken (one wake) only
- * after it has gone to sleep for lack of any.
+ * cost the gateway a third of its throughput. Through the ring the writer only copies bytes, and
+ * wakes the reader (a futex wake, 12-18 µs measured here) only when it sleeps: a reader busy
+ * committing finds the records written meanwhile when it looks again.
  *
  * Layout: an Int32Array header (write offset, read offset, the reader's sleeping flag, the closed
  * flag, a count of writes the reader waits on) and the data. A record is a 4-byte length and its bytes, never split across the end: a
@@ -114,17 +114,17 @@ export class ByteRing {
   }
 
   /**
-   * Reader side: waits until a record is written, the ring is closed, or `timeoutMs` passed.
-   * With `sleep`, the writer is told to wake it (else the reader polls on its own clock).
+   * Reader side: sleeps until a record is written (the writer wakes it), the ring is closed, or
+   * `timeoutMs` passed.
    */
-  wait(timeoutMs: number, sleep: boolean): void {
+  wait(timeoutMs: number): void {
     const writes = Atomics.load(this.#header, WRITES);
     if (Atomics.load(this.#header, WRITE) !== Atomics.load(this.#header, READ)) return;
-    if (sleep) Atomics.store(this.#header, SLEEPING, 1);
+    Atomics.store(this.#header, SLEEPING, 1);
     // Sequentially consistent: either the writer sees the flag and wakes this, or the wait sees
     // the count changed and returns at once.
     if (!this.closed) Atomics.wait(this.#header, WRITES, writes, timeoutMs);
-    if (sleep) Atomics.store(this.#header, SLEEPING, 0);
+    Atomics.store(this.#header, SLEEPING, 0);
   }
 
   /** Writer side: tells the reader no more records will come, and wakes it. */

@@ -58,16 +58,38 @@ Deno.test("byte ring: a wait returns at once when a record is waiting, and after
   const ring = ByteRing.create(256);
   ring.write(bytes(3, 1));
   let started = performance.now();
-  ring.wait(2_000, true);
+  ring.wait(2_000);
   assert.ok(performance.now() - started < 500);
   ring.readAll();
   started = performance.now();
-  ring.wait(30, false);
+  ring.wait(30);
   assert.ok(performance.now() - started >= 25);
   assert.equal(ring.closed, false);
   ring.close();
   assert.equal(ring.closed, true);
   started = performance.now();
-  ring.wait(2_000, true);
+  ring.wait(2_000);
   assert.ok(performance.now() - started < 500, "a closed ring does not hold its reader");
+});
+
+Deno.test("byte ring: a write wakes a reader sleeping on another thread at once, not at its timeout", async () => {
+  const ring = ByteRing.create(256);
+  const worker = new Worker(new URL("./ring_sleeper_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  try {
+    const next = () => new Promise((resolve) => worker.onmessage = (e) => resolve(e.data));
+    let answer = next();
+    worker.postMessage(ring.buffer);
+    assert.equal(await answer, "sleeping");
+    answer = next();
+    // Let it fall asleep, then write one record.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    ring.write(bytes(5, 7));
+    const woke = await answer as { sleptMs: number; records: number };
+    assert.equal(woke.records, 1);
+    assert.ok(woke.sleptMs < 2_000, `slept ${woke.sleptMs} ms of its 10 s timeout`);
+  } finally {
+    worker.terminate();
+  }
 });

@@ -164,6 +164,68 @@ Deno.test("worker writer: a row is committed, and readable from another connecti
   }
 });
 
+Deno.test("worker writer: fresh rows, replays and refused rows mixed over many turns each settle with their own outcome", async () => {
+  const { registry, metrics } = freshMetrics();
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/ledger.sqlite`;
+  const file = openSqliteFile(path, "normal");
+  // Rows of this tenant fail, as a constraint would: their commits report mixed outcomes.
+  file.exec(
+    "CREATE TRIGGER refuse BEFORE INSERT ON ledger WHEN NEW.tenant = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+  );
+  const added: number[] = [];
+  const writer = new WorkerWriter(path, "normal", metrics, (n) => added.push(n));
+  const other = new DatabaseSync(path);
+  const stored = other.prepare("SELECT count(*) AS n FROM ledger WHERE request_id = ?");
+  // A seeded generator, so a failure replays the same turns.
+  let seed = 20261205;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const fresh: string[] = [];
+  const checks: Promise<void>[] = [];
+  let refused = 0;
+  try {
+    for (let turn = 0; turn < 60; turn++) {
+      const size = 1 + Math.floor(random() * 12);
+      for (let i = 0; i < size; i++) {
+        const pick = random();
+        if (pick < 0.2 && fresh.length > 0) {
+          // A replay of an earlier row (possibly of this very turn): resolves, adds nothing.
+          const id = fresh[Math.floor(random() * fresh.length)];
+          checks.push(writer.append(makeRow({ requestId: id })));
+        } else if (pick < 0.3) {
+          refused++;
+          checks.push(
+            assert.rejects(writer.append(makeRow({ tenant: "refused" })), /refused/),
+          );
+        } else {
+          const row = makeRow();
+          fresh.push(row.requestId);
+          checks.push(
+            writer.append(row).then(() => {
+              const { n } = stored.get(row.requestId) as { n: number };
+              assert.equal(n, 1, "a resolved append's row is committed");
+            }),
+          );
+        }
+      }
+      // Let some turns' rows share a commit and others not.
+      if (random() < 0.5) await new Promise((resolve) => setTimeout(resolve, random() * 3));
+    }
+    await Promise.all(checks);
+    assert.ok(refused > 0 && fresh.length > 100, "the mix has every kind of row");
+    const total = (other.prepare("SELECT count(*) AS n FROM ledger").get() as { n: number }).n;
+    assert.equal(total, fresh.length);
+    assert.equal(added.reduce((a, b) => a + b, 0), fresh.length);
+    assert.equal(await metricValue(registry, "inference_ledger_rows_written_total"), fresh.length);
+    assert.equal(await metricValue(registry, "inference_ledger_write_errors_total"), refused);
+  } finally {
+    await writer.close();
+    other.close();
+    file.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("worker writer: close waits for the rows in flight, then refuses more", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/ledger.sqlite`;
