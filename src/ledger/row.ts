@@ -3,9 +3,9 @@
  * refused by a budget or rate limit (cost 0). Built from the same usage record the metrics and the
  * span read, so the ledger cannot disagree with them. Never holds prompt or reply text.
  */
-import { isSpanContextValid } from "@opentelemetry/api";
 import { costOf } from "../pricing/pricing.ts";
 import type { RequestStatus } from "../telemetry/names.ts";
+import { traceIdOf } from "../telemetry/tracing.ts";
 import { reachedModel, type UsageRecord, type UsageSource } from "../usage/record.ts";
 
 /** Statuses of requests refused before any model ran: counted as `refused_requests`. */
@@ -121,7 +121,6 @@ export function ledgerRowOf(record: UsageRecord, extras: LedgerExtras): LedgerRo
   };
   const { usage } = record;
   const writes1h = usage.cacheWrite1hTokens ?? 0;
-  const spanContext = record.span.spanContext();
   return {
     requestId: record.requestId,
     ts: extras.finishedAtMs,
@@ -149,8 +148,7 @@ export function ledgerRowOf(record: UsageRecord, extras: LedgerExtras): LedgerRo
     unpriced,
     usageSource: record.usageSource,
     pricingVersion: extras.pricingVersion,
-    // A no-op span (tracing off) has the all-zero id, which would only mislead a reader.
-    traceId: isSpanContextValid(spanContext) ? spanContext.traceId : null,
+    traceId: traceIdOf(record.span) ?? null,
   };
 }
 

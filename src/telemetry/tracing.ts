@@ -6,6 +6,8 @@
 import {
   type Context,
   context,
+  INVALID_TRACEID,
+  isSpanContextValid,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -36,6 +38,16 @@ export function parentContext(traceparent: string | null | undefined): Context {
 /** Starts the request's span as a server span under `parent`. */
 export function startRequestSpan(tracer: Tracer, parent: Context): Span {
   return tracer.startSpan(SPAN_NAME, { kind: SpanKind.SERVER }, parent);
+}
+
+/**
+ * The span's trace id, or undefined for a no-op span (tracing off), whose all-zero id would only
+ * mislead a reader. The comparison comes before the validity check's hex scans, which cost about
+ * a microsecond a call on every request with tracing off.
+ */
+export function traceIdOf(span: Span): string | undefined {
+  const ctx = span.spanContext();
+  return ctx.traceId !== INVALID_TRACEID && isSpanContextValid(ctx) ? ctx.traceId : undefined;
 }
 
 /** The trace id to attach as an exemplar, or undefined when the span is not sampled. */

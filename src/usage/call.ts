@@ -230,7 +230,7 @@ export class InferenceCall {
         this.sinkFailed(sink.name, error);
       }
     }
-    if (pending) await Promise.all(pending);
+    if (pending) await (pending.length === 1 ? pending[0] : Promise.all(pending));
     this.#markClosed();
   }
 

@@ -5,11 +5,11 @@
  * every request it was sent. Requests the ledger does not record (malformed, unauthorized,
  * unknown model, overloaded) are not on the page either: its totals and a snapshot's must agree.
  */
-import { isSpanContextValid } from "@opentelemetry/api";
 import { belongsInLedger } from "../../ledger/row.ts";
 import { liveEventFromRecord } from "../../live/event.ts";
 import type { LiveHub } from "../../live/hub.ts";
 import type { MemoryLiveData } from "../../live/data.ts";
+import { traceIdOf } from "../../telemetry/tracing.ts";
 import type { UsageSink } from "./sink.ts";
 
 /** A sink that publishes each request to `hub`, after adding it to `memory` when there is one. */
@@ -18,10 +18,9 @@ export function liveSink(hub: LiveHub, memory?: MemoryLiveData): UsageSink {
     name: "live",
     record(record) {
       if (!belongsInLedger(record)) return;
-      const spanContext = record.span.spanContext();
       const event = liveEventFromRecord(record, {
         time: record.finishedAt,
-        traceId: isSpanContextValid(spanContext) ? spanContext.traceId : undefined,
+        traceId: traceIdOf(record.span),
       });
       memory?.add(event);
       hub.publish(event);

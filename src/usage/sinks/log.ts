@@ -1,5 +1,5 @@
 /** The log sink: one `request` line per request, with the numbers and no prompt text. */
-import { INVALID_TRACEID, isSpanContextValid } from "@opentelemetry/api";
+import { traceIdOf } from "../../telemetry/tracing.ts";
 import type { Logger } from "../../log.ts";
 import type { UsageSink } from "./sink.ts";
 
@@ -8,7 +8,6 @@ export function logSink(logger: Logger): UsageSink {
   return {
     name: "log",
     record(record) {
-      const spanContext = record.span.spanContext();
       logger.info("request", {
         request_id: record.requestId,
         tenant: record.tenant.id,
@@ -18,11 +17,7 @@ export function logSink(logger: Logger): UsageSink {
         output_tokens: record.usage.outputTokens,
         cost_usd: record.costUsd,
         duration_ms: Math.round(record.durationSeconds * 1000),
-        // A no-op span (tracing off) has the all-zero id, which would only mislead a reader; it is
-        // told apart by a comparison before the validity check's hex scan.
-        trace_id: spanContext.traceId !== INVALID_TRACEID && isSpanContextValid(spanContext)
-          ? spanContext.traceId
-          : undefined,
+        trace_id: traceIdOf(record.span),
         provider: record.provider,
         usage_source: record.usageSource,
         ...(record.upstreamErrorKind ? { upstream_error_kind: record.upstreamErrorKind } : {}),

@@ -31,7 +31,11 @@ export function inOrder(first: UsageSink, next: UsageSink): UsageSink {
     record(record) {
       const written = first.record(record);
       if (!written) return next.record(record);
-      return written.finally(() => next.record(record));
+      // then/then rather than finally: one promise fewer on every request.
+      return written.then(() => next.record(record), async (error) => {
+        await next.record(record);
+        throw error;
+      });
     },
   };
 }
