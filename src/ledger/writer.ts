@@ -237,6 +237,8 @@ export const BIGINT_COLUMNS: readonly number[] = COLUMNS.flatMap((name, i) =>
 const RING_BYTES = 4 * 1024 * 1024;
 /** Rows per ring record at most (a record is about 600 bytes a row). */
 const RECORD_ROWS = 500;
+/** Longest wait for the worker's acknowledgement before looking again. */
+const BACKSTOP_MS = 1_000;
 
 /**
  * Commits on a worker thread (writer_worker.ts) with its own connection to the ledger file (the
@@ -323,7 +325,8 @@ export class WorkerWriter extends BatchingWriter {
     if (Atomics.load(this.#acks, MIXED) !== this.#mixedSeen) return;
     const seen = Atomics.load(this.#acks, ACK);
     if (this.#committedAhead(seen) > 0) return this.#collect();
-    const result = Atomics.waitAsync(this.#acks, ACK, seen);
+    // The timeout is a backstop only: a wake lost to a bug here would cost a second, not a hang.
+    const result = Atomics.waitAsync(this.#acks, ACK, seen, BACKSTOP_MS);
     if (!result.async) return this.#collect();
     this.#waiting = true;
     result.value.then(() => {
@@ -371,7 +374,8 @@ export class WorkerWriter extends BatchingWriter {
 
   /** A commit with a replayed or failed row: every earlier row was added; these as reported. */
   #details(details: CommitDetails): void {
-    this.#mixedSeen++;
+    // In int32, as the shared slot counts: both wrap at 2^31 together.
+    this.#mixedSeen = (this.#mixedSeen + 1) | 0;
     const first = details.seqs[0];
     if (first !== undefined) {
       this.#settleAdded(Math.min(first - this.#firstSeq, this.#inflight));
@@ -392,6 +396,11 @@ export class WorkerWriter extends BatchingWriter {
 
   #break(error: Error): void {
     this.#broken = error;
+    // Rows the worker acknowledged before it stopped are committed: settled as such.
+    const ack = Atomics.load(this.#acks, ACK);
+    if (Atomics.load(this.#acks, MIXED) === this.#mixedSeen) {
+      this.#settleAdded(this.#committedAhead(ack));
+    }
     this.fail(this.#take(this.#inflight), error);
     this.#overflow = [];
     this.#idle?.();
