@@ -206,9 +206,8 @@ export interface OpenWriter {
 
 /**
  * Shared slot: how many rows have been committed (the sequence number of the next row), low 32
- * bits. The worker
- * stores it after each commit and notifies it; the server's thread waits on it with
- * `Atomics.waitAsync`, so an acknowledgement costs it no message to deserialize and dispatch
+ * bits. The worker stores it after each commit and notifies it; the server's thread waits on it
+ * with `Atomics.waitAsync`, so an acknowledgement costs it no message to deserialize and dispatch
  * (that took a quarter of the ledger's time on the event loop).
  */
 export const ACK = 0;
@@ -343,11 +342,19 @@ export class WorkerWriter extends BatchingWriter {
 
   /** Settles every row the worker has committed since the last look. */
   #collect(): void {
+    if (this.#settleAcknowledged()) this.#afterSettle();
+  }
+
+  /**
+   * Settles as added the rows the {@link ACK} slot covers; false, settling nothing, while a
+   * commit's details are still to be read (their message settles them, then looks again).
+   */
+  #settleAcknowledged(): boolean {
     // The ack first: a commit with details is counted in MIXED before the ack moves past it.
     const ack = Atomics.load(this.#acks, ACK);
-    if (Atomics.load(this.#acks, MIXED) !== this.#mixedSeen) return;
+    if (Atomics.load(this.#acks, MIXED) !== this.#mixedSeen) return false;
     this.#settleAdded(this.#committedAhead(ack));
-    this.#afterSettle();
+    return true;
   }
 
   /** Settles the oldest `count` rows in flight as added. */
@@ -397,10 +404,7 @@ export class WorkerWriter extends BatchingWriter {
   #break(error: Error): void {
     this.#broken = error;
     // Rows the worker acknowledged before it stopped are committed: settled as such.
-    const ack = Atomics.load(this.#acks, ACK);
-    if (Atomics.load(this.#acks, MIXED) === this.#mixedSeen) {
-      this.#settleAdded(this.#committedAhead(ack));
-    }
+    this.#settleAcknowledged();
     this.fail(this.#take(this.#inflight), error);
     this.#overflow = [];
     this.#idle?.();
