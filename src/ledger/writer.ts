@@ -199,10 +199,31 @@ export class GroupCommitWriter extends BatchingWriter {
 export interface OpenWriter {
   readonly path: string;
   readonly sync: "normal" | "full";
+  /** The connection's `wal_autocheckpoint`: {@link WRITER_AUTOCHECKPOINT_FRAMES}. */
+  readonly autocheckpointFrames: number;
   readonly ring: SharedArrayBuffer;
   /** {@link ACK_INTS} shared integers: see {@link ACK} and {@link MIXED}. */
   readonly acks: SharedArrayBuffer;
 }
+
+/** The only message to the checkpoint worker (checkpoint_worker.ts). */
+export interface OpenCheckpointer {
+  readonly path: string;
+  /** How often it checkpoints: {@link CHECKPOINT_EVERY_MS}. */
+  readonly everyMs: number;
+  /** Pages in the log at which it starts the log over: {@link RESTART_FRAMES}. */
+  readonly restartFrames: number;
+}
+
+/** How often the checkpoint worker copies the log into the database file. */
+export const CHECKPOINT_EVERY_MS = 200;
+/** Pages in the log (4 KiB each) at which the checkpoint worker has it started over: 16 MiB. */
+export const RESTART_FRAMES = 4_096;
+/**
+ * The writer's own automatic checkpoint, a fallback for a checkpoint worker that stopped or cannot
+ * keep up: 64 MiB of log (SQLite's default is 1,000 pages).
+ */
+export const WRITER_AUTOCHECKPOINT_FRAMES = 16_384;
 
 /**
  * Shared slot: how many rows have been committed (the sequence number of the next row), low 32
@@ -249,6 +270,8 @@ const BACKSTOP_MS = 1_000;
  */
 export class WorkerWriter extends BatchingWriter {
   readonly #worker: Worker;
+  /** Checkpoints the file's log beside the writer (checkpoint_worker.ts). */
+  readonly #checkpointer: Worker;
   readonly #ring = ByteRing.create(RING_BYTES);
   readonly #acks = new Int32Array(new SharedArrayBuffer(ACK_INTS * 4));
   /** Rows handed to the worker and not yet settled, in sequence order from {@link #head}. */
@@ -281,9 +304,22 @@ export class WorkerWriter extends BatchingWriter {
       {
         path,
         sync,
+        autocheckpointFrames: WRITER_AUTOCHECKPOINT_FRAMES,
         ring: this.#ring.buffer,
         acks: this.#acks.buffer as SharedArrayBuffer,
       } satisfies OpenWriter,
+    );
+    this.#checkpointer = new Worker(new URL("./checkpoint_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    // Without it the writer's own automatic checkpoint keeps the log bounded: nothing to stop.
+    this.#checkpointer.onerror = (event) => event.preventDefault();
+    this.#checkpointer.postMessage(
+      {
+        path,
+        everyMs: CHECKPOINT_EVERY_MS,
+        restartFrames: RESTART_FRAMES,
+      } satisfies OpenCheckpointer,
     );
   }
 
@@ -313,6 +349,7 @@ export class WorkerWriter extends BatchingWriter {
     if (this.#inflight > 0) await new Promise<void>((resolve) => this.#idle = resolve);
     this.#ring.close();
     this.#worker.terminate();
+    this.#checkpointer.terminate();
     // Releases a wait still pending on the acks.
     Atomics.notify(this.#acks, ACK);
   }

@@ -33,7 +33,7 @@ const decoder = new TextDecoder();
 
 self.onmessage = (event: MessageEvent<OpenWriter>) => {
   self.onmessage = null;
-  const { path, sync } = event.data;
+  const { path, sync, autocheckpointFrames } = event.data;
   const ring = new ByteRing(event.data.ring);
   const acks = new Int32Array(event.data.acks);
   let commit: (rows: SqlValue[][]) => RowOutcome[];
@@ -42,6 +42,8 @@ self.onmessage = (event: MessageEvent<OpenWriter>) => {
     // The file's WAL mode is persistent; synchronous and the lock wait are per connection.
     db.exec(`PRAGMA synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
     db.exec("PRAGMA busy_timeout = 5000");
+    // The checkpoint worker copies the log; this connection checkpoints only if that falls behind.
+    db.exec(`PRAGMA wal_autocheckpoint = ${autocheckpointFrames}`);
     const insert = prepareInsert(db);
     commit = (rows) => commitBatch(db, insert, rows);
   } catch (error) {

@@ -287,6 +287,70 @@ Deno.test("worker writer: a file the worker cannot open rejects every append, co
   }
 });
 
+/** The WAL file's size and its checkpoint sequence (bumped each time the log starts over). */
+function walState(path: string): { bytes: number; restarts: number } {
+  const file = Deno.openSync(`${path}-wal`);
+  try {
+    const header = new Uint8Array(32);
+    const read = file.readSync(header) ?? 0;
+    const restarts = read === 32 ? new DataView(header.buffer).getUint32(12) : 0;
+    return { bytes: file.statSync().size, restarts };
+  } finally {
+    file.close();
+  }
+}
+
+Deno.test("worker writer: under steady commits the log is checkpointed beside the writer and started over, also after a long reader", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/ledger.sqlite`;
+  const file = openSqliteFile(path, "normal");
+  const writer = new WorkerWriter(path, "normal", undefined);
+  const other = new DatabaseSync(path);
+  const count = () => (other.prepare("SELECT count(*) AS n FROM ledger").get() as { n: number }).n;
+  let maxBytes = 0;
+  // Two commits of one row each a millisecond or so, a few pages each (here ~5,000 pages, 20 MiB
+  // of log, a second), until the log has started over `restarts` times or `ms` have passed.
+  // SQLite's own checkpoint, left to the writer, would start it over only at 64 MiB.
+  const commitUntil = async (restarts: number, ms: number) => {
+    const end = performance.now() + ms;
+    for (let turn = 0; performance.now() < end; turn++) {
+      await writer.append(makeRow());
+      await writer.append(makeRow());
+      if (turn % 20 === 0) {
+        const wal = walState(path);
+        maxBytes = Math.max(maxBytes, wal.bytes);
+        if (wal.restarts >= restarts) return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  };
+  try {
+    const start = walState(path).restarts;
+    await commitUntil(start + 3, 15_000);
+    const steady = walState(path).restarts;
+    assert.ok(steady - start >= 3, `the log started over ${steady - start} times in 15 s`);
+    assert.ok(maxBytes < 40 * 2 ** 20, `the log grew to ${maxBytes} bytes`);
+
+    // A reader on an old snapshot: the log cannot start over under it, and commits go on.
+    other.exec("BEGIN");
+    const before = count();
+    const held = walState(path).restarts;
+    await commitUntil(held + 1, 500);
+    assert.equal(count(), before, "the reader still sees its snapshot");
+    assert.equal(walState(path).restarts, held, "not started over under the reader");
+    other.exec("COMMIT");
+    assert.ok(count() > before, "commits went on beside the reader");
+    // Once it has gone, the log is started over again.
+    await commitUntil(held + 1, 15_000);
+    assert.ok(walState(path).restarts > held, "the log starts over again after the reader");
+  } finally {
+    await writer.close();
+    other.close();
+    file.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("sqlite ledger: rows survive closing and reopening the file", async () => {
   const { ledger, path, cleanup } = await tempLedger();
   try {
