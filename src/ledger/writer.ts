@@ -226,6 +226,25 @@ export const RESTART_FRAMES = 4_096;
 export const WRITER_AUTOCHECKPOINT_FRAMES = 16_384;
 
 /**
+ * Starts the checkpoint worker (checkpoint_worker.ts) on the ledger file at `path`; the writing
+ * connection should keep its automatic checkpoint at {@link WRITER_AUTOCHECKPOINT_FRAMES}, a
+ * fallback only. `terminate()` the returned worker when the writer closes.
+ */
+function startCheckpointer(path: string): Worker {
+  const worker = new Worker(new URL("./checkpoint_worker.ts", import.meta.url), { type: "module" });
+  // Without it the writer's own automatic checkpoint keeps the log bounded: nothing to stop.
+  worker.onerror = (event) => event.preventDefault();
+  worker.postMessage(
+    {
+      path,
+      everyMs: CHECKPOINT_EVERY_MS,
+      restartFrames: RESTART_FRAMES,
+    } satisfies OpenCheckpointer,
+  );
+  return worker;
+}
+
+/**
  * Shared slot: how many rows have been committed (the sequence number of the next row), low 32
  * bits. The worker stores it after each commit and notifies it; the server's thread waits on it
  * with `Atomics.waitAsync`, so an acknowledgement costs it no message to deserialize and dispatch
@@ -309,18 +328,7 @@ export class WorkerWriter extends BatchingWriter {
         acks: this.#acks.buffer as SharedArrayBuffer,
       } satisfies OpenWriter,
     );
-    this.#checkpointer = new Worker(new URL("./checkpoint_worker.ts", import.meta.url), {
-      type: "module",
-    });
-    // Without it the writer's own automatic checkpoint keeps the log bounded: nothing to stop.
-    this.#checkpointer.onerror = (event) => event.preventDefault();
-    this.#checkpointer.postMessage(
-      {
-        path,
-        everyMs: CHECKPOINT_EVERY_MS,
-        restartFrames: RESTART_FRAMES,
-      } satisfies OpenCheckpointer,
-    );
+    this.#checkpointer = startCheckpointer(path);
   }
 
   get #inflight(): number {
