@@ -21,7 +21,13 @@ import {
   type SqlValue,
 } from "./schema.ts";
 import { openSqliteFile, type SqlDb, sqliteDb } from "./sqlite.ts";
-import { commitsOnWorker, GroupCommitWriter, type RowWriter, WorkerWriter } from "./writer.ts";
+import {
+  commitsOnWorker,
+  GroupCommitWriter,
+  type RowWriter,
+  WorkerWriter,
+  WRITER_AUTOCHECKPOINT_FRAMES,
+} from "./writer.ts";
 import { recordById, recordsPage, scanChunks, spendReport, windowSpend } from "./queries.ts";
 import { scheduleRetention } from "./retention.ts";
 import { liveSummary } from "./live.ts";
@@ -182,9 +188,14 @@ class Outbox {
       this.#wake = undefined;
       wake?.();
     };
-    this.writer = commitsOnWorker(config.outboxPath)
-      ? new WorkerWriter(config.outboxPath, config.sync, options.metrics, onCommit)
-      : new GroupCommitWriter(this.file, options.metrics, onCommit);
+    if (commitsOnWorker(config.outboxPath)) {
+      this.writer = new WorkerWriter(config.outboxPath, config.sync, options.metrics, onCommit);
+      // The writer's checkpoint worker copies the log: the shipper's deletes on this thread leave
+      // it to that rather than checkpoint on the event loop (see checkpoint_worker.ts).
+      this.file.exec(`PRAGMA wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_FRAMES}`);
+    } else {
+      this.writer = new GroupCommitWriter(this.file, options.metrics, onCommit);
+    }
     this.#setBacklog(this.backlog);
     this.#loop = this.#run();
   }
