@@ -21,13 +21,7 @@ import {
   type SqlValue,
 } from "./schema.ts";
 import { openSqliteFile, type SqlDb, sqliteDb } from "./sqlite.ts";
-import {
-  commitsOnWorker,
-  GroupCommitWriter,
-  type RowWriter,
-  WorkerWriter,
-  WRITER_AUTOCHECKPOINT_FRAMES,
-} from "./writer.ts";
+import { commitsOnWorker, GroupCommitWriter, type RowWriter, WorkerWriter } from "./writer.ts";
 import { recordById, recordsPage, scanChunks, spendReport, windowSpend } from "./queries.ts";
 import { scheduleRetention } from "./retention.ts";
 import { liveSummary } from "./live.ts";
@@ -192,7 +186,7 @@ class Outbox {
       this.writer = new WorkerWriter(config.outboxPath, config.sync, options.metrics, onCommit);
       // The writer's checkpoint worker copies the log: the shipper's deletes on this thread leave
       // it to that rather than checkpoint on the event loop (see checkpoint_worker.ts).
-      this.file.exec(`PRAGMA wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_FRAMES}`);
+      this.file.exec("PRAGMA wal_autocheckpoint = 0");
     } else {
       this.writer = new GroupCommitWriter(this.file, options.metrics, onCommit);
     }

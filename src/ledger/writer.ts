@@ -199,11 +199,11 @@ export class GroupCommitWriter extends BatchingWriter {
 export interface OpenWriter {
   readonly path: string;
   readonly sync: "normal" | "full";
-  /** The connection's `wal_autocheckpoint`: {@link WRITER_AUTOCHECKPOINT_FRAMES}. */
-  readonly autocheckpointFrames: number;
   readonly ring: SharedArrayBuffer;
   /** {@link ACK_INTS} shared integers: see {@link ACK} and {@link MIXED}. */
   readonly acks: SharedArrayBuffer;
+  /** One shared integer the checkpoint worker bumps after each checkpoint: see {@link CheckpointFallback}. */
+  readonly heartbeat: SharedArrayBuffer;
 }
 
 /** The only message to the checkpoint worker (checkpoint_worker.ts). */
@@ -213,24 +213,53 @@ export interface OpenCheckpointer {
   readonly everyMs: number;
   /** Pages in the log at which it starts the log over: {@link RESTART_FRAMES}. */
   readonly restartFrames: number;
+  /** Bumped after each checkpoint that ran (busy or not): the writer's sign that it is alive. */
+  readonly heartbeat: SharedArrayBuffer;
 }
 
 /** How often the checkpoint worker copies the log into the database file. */
 export const CHECKPOINT_EVERY_MS = 200;
 /** Pages in the log (4 KiB each) at which the checkpoint worker has it started over: 16 MiB. */
 export const RESTART_FRAMES = 4_096;
-/**
- * The writer's own automatic checkpoint, a fallback for a checkpoint worker that stopped or cannot
- * keep up: 64 MiB of log (SQLite's default is 1,000 pages).
- */
-export const WRITER_AUTOCHECKPOINT_FRAMES = 16_384;
+/** SQLite's own automatic checkpoint (its default): what the writer falls back to. */
+export const FALLBACK_AUTOCHECKPOINT_FRAMES = 1_000;
+/** A heartbeat that has not moved for this long means the checkpoint worker stopped or is stuck. */
+export const HEARTBEAT_STALE_MS = 2_000;
 
 /**
- * Starts the checkpoint worker (checkpoint_worker.ts) on the ledger file at `path`; the writing
- * connection should keep its automatic checkpoint at {@link WRITER_AUTOCHECKPOINT_FRAMES}, a
- * fallback only. `terminate()` the returned worker when the writer closes.
+ * The writer worker's automatic checkpoint: off while the checkpoint worker's heartbeat moves,
+ * SQLite's default once it has not moved for {@link HEARTBEAT_STALE_MS}. Off, because a writer
+ * that checkpoints copies the log inside a commit (after a reader held the log for 5 s, that one
+ * commit took 50-66 ms); back on, so that a checkpoint worker that stopped or fails never lets the
+ * log grow without end. The connection starts with SQLite's default, until the first beat.
  */
-function startCheckpointer(path: string): Worker {
+export class CheckpointFallback {
+  #beat: number;
+  #checkAt: number;
+  #own = true;
+
+  constructor(now: number, beat: number) {
+    this.#beat = beat;
+    this.#checkAt = now + HEARTBEAT_STALE_MS;
+  }
+
+  /** After a commit: the `wal_autocheckpoint` to set now, or undefined to leave it as it is. */
+  next(now: number, beat: number): number | undefined {
+    if (now < this.#checkAt && !(this.#own && beat !== this.#beat)) return undefined;
+    const alive = beat !== this.#beat;
+    this.#beat = beat;
+    this.#checkAt = now + HEARTBEAT_STALE_MS;
+    if (alive !== this.#own) return undefined;
+    this.#own = !alive;
+    return alive ? 0 : FALLBACK_AUTOCHECKPOINT_FRAMES;
+  }
+}
+
+/**
+ * Starts the checkpoint worker (checkpoint_worker.ts) on the ledger file at `path`, beating
+ * `heartbeat`. `terminate()` the returned worker when the writer closes.
+ */
+function startCheckpointer(path: string, heartbeat: SharedArrayBuffer): Worker {
   const worker = new Worker(new URL("./checkpoint_worker.ts", import.meta.url), { type: "module" });
   // Without it the writer's own automatic checkpoint keeps the log bounded: nothing to stop.
   worker.onerror = (event) => event.preventDefault();
@@ -239,6 +268,7 @@ function startCheckpointer(path: string): Worker {
       path,
       everyMs: CHECKPOINT_EVERY_MS,
       restartFrames: RESTART_FRAMES,
+      heartbeat,
     } satisfies OpenCheckpointer,
   );
   return worker;
@@ -319,16 +349,17 @@ export class WorkerWriter extends BatchingWriter {
       event.preventDefault();
       this.#break(new Error(`ledger writer stopped: ${event.message}`));
     };
+    const heartbeat = new SharedArrayBuffer(4);
     this.#worker.postMessage(
       {
         path,
         sync,
-        autocheckpointFrames: WRITER_AUTOCHECKPOINT_FRAMES,
         ring: this.#ring.buffer,
         acks: this.#acks.buffer as SharedArrayBuffer,
+        heartbeat,
       } satisfies OpenWriter,
     );
-    this.#checkpointer = startCheckpointer(path);
+    this.#checkpointer = startCheckpointer(path, heartbeat);
   }
 
   get #inflight(): number {

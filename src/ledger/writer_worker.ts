@@ -18,8 +18,10 @@ import type { SqlValue } from "./schema.ts";
 import {
   ACK,
   BIGINT_COLUMNS,
+  CheckpointFallback,
   commitBatch,
   type CommitDetails,
+  FALLBACK_AUTOCHECKPOINT_FRAMES,
   MIXED,
   type OpenWriter,
   prepareInsert,
@@ -33,7 +35,8 @@ const decoder = new TextDecoder();
 
 self.onmessage = (event: MessageEvent<OpenWriter>) => {
   self.onmessage = null;
-  const { path, sync, autocheckpointFrames } = event.data;
+  const { path, sync } = event.data;
+  const heartbeat = new Int32Array(event.data.heartbeat);
   const ring = new ByteRing(event.data.ring);
   const acks = new Int32Array(event.data.acks);
   let commit: (rows: SqlValue[][]) => RowOutcome[];
@@ -42,10 +45,16 @@ self.onmessage = (event: MessageEvent<OpenWriter>) => {
     // The file's WAL mode is persistent; synchronous and the lock wait are per connection.
     db.exec(`PRAGMA synchronous = ${sync === "full" ? "FULL" : "NORMAL"}`);
     db.exec("PRAGMA busy_timeout = 5000");
-    // The checkpoint worker copies the log; this connection checkpoints only if that falls behind.
-    db.exec(`PRAGMA wal_autocheckpoint = ${autocheckpointFrames}`);
+    db.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_FRAMES}`);
     const insert = prepareInsert(db);
-    commit = (rows) => commitBatch(db, insert, rows);
+    // The checkpoint worker copies the log; this connection does only while that one is silent.
+    const fallback = new CheckpointFallback(performance.now(), Atomics.load(heartbeat, 0));
+    commit = (rows) => {
+      const outcomes = commitBatch(db, insert, rows);
+      const frames = fallback.next(performance.now(), Atomics.load(heartbeat, 0));
+      if (frames !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${frames}`);
+      return outcomes;
+    };
   } catch (error) {
     const reason = `ledger writer cannot open: ${messageOf(error)}`;
     commit = (rows) => rows.map(() => ({ error: reason }));

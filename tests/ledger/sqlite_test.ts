@@ -4,7 +4,14 @@ import client from "prom-client";
 import { openSqliteLedger } from "../../src/ledger/ledger.ts";
 import { LedgerSchemaError, openSqliteFile, sqliteSchemaVersion } from "../../src/ledger/sqlite.ts";
 import { MIGRATIONS } from "../../src/ledger/schema.ts";
-import { GroupCommitWriter, WorkerWriter } from "../../src/ledger/writer.ts";
+import {
+  CheckpointFallback,
+  FALLBACK_AUTOCHECKPOINT_FRAMES,
+  GroupCommitWriter,
+  HEARTBEAT_STALE_MS,
+  RESTART_FRAMES,
+  WorkerWriter,
+} from "../../src/ledger/writer.ts";
 import { registerLedgerMetrics } from "../../src/telemetry/metrics.ts";
 import { find, parseExposition } from "../helpers/prom.ts";
 import { makeRow, tempLedger } from "./fixtures.ts";
@@ -330,6 +337,9 @@ Deno.test("worker writer: under steady commits the log is checkpointed beside th
     const steady = walState(path).restarts;
     assert.ok(steady - start >= 3, `the log started over ${steady - start} times in 15 s`);
     assert.ok(maxBytes < 40 * 2 ** 20, `the log grew to ${maxBytes} bytes`);
+    // The writer left the checkpoints to the worker: SQLite's own, in the commits, would have
+    // started the log over at 1,000 pages (about 4 MiB).
+    assert.ok(maxBytes >= RESTART_FRAMES * 4096, `the log reached only ${maxBytes} bytes`);
 
     // A reader on an old snapshot: the log cannot start over under it, and commits go on.
     other.exec("BEGIN");
@@ -337,7 +347,8 @@ Deno.test("worker writer: under steady commits the log is checkpointed beside th
     const held = walState(path).restarts;
     await commitUntil(held + 1, 500);
     assert.equal(count(), before, "the reader still sees its snapshot");
-    assert.equal(walState(path).restarts, held, "not started over under the reader");
+    // Once at most: a reader that began while every page was copied reads the file alone.
+    assert.ok(walState(path).restarts <= held + 1, "not started over and over under the reader");
     other.exec("COMMIT");
     assert.ok(count() > before, "commits went on beside the reader");
     // Once it has gone, the log is started over again.
@@ -349,6 +360,25 @@ Deno.test("worker writer: under steady commits the log is checkpointed beside th
     file.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("checkpoint fallback: the writer stops checkpointing at the first beat and takes it back when the beats stop", () => {
+  const stale = HEARTBEAT_STALE_MS;
+  const fallback = new CheckpointFallback(0, 7);
+  // No beat yet: the writer keeps SQLite's own checkpoints, at every look.
+  assert.equal(fallback.next(10, 7), undefined);
+  assert.equal(fallback.next(stale + 10, 7), undefined);
+  // The first beat turns them off at once, not at the next scheduled look.
+  assert.equal(fallback.next(stale + 20, 8), 0);
+  // While the beats go on nothing changes; between looks nothing is read.
+  assert.equal(fallback.next(stale + 30, 8), undefined);
+  assert.equal(fallback.next(2 * stale + 20, 12), undefined);
+  assert.equal(fallback.next(2 * stale + 25, 12), undefined);
+  // A look that finds no beat since the last one: the writer checkpoints again.
+  assert.equal(fallback.next(3 * stale + 20, 12), FALLBACK_AUTOCHECKPOINT_FRAMES);
+  assert.equal(fallback.next(3 * stale + 30, 12), undefined);
+  // And hands them back as soon as the beats resume, wrapping counter and all.
+  assert.equal(fallback.next(3 * stale + 40, -2147483648), 0);
 });
 
 Deno.test("sqlite ledger: rows survive closing and reopening the file", async () => {
