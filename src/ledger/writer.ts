@@ -202,7 +202,7 @@ export interface OpenWriter {
   readonly ring: SharedArrayBuffer;
   /** {@link ACK_INTS} shared integers: see {@link ACK} and {@link MIXED}. */
   readonly acks: SharedArrayBuffer;
-  /** One shared integer the checkpoint worker bumps after each checkpoint: see {@link CheckpointFallback}. */
+  /** One shared integer the checkpoint worker bumps: see {@link CheckpointFallback}. */
   readonly heartbeat: SharedArrayBuffer;
 }
 
