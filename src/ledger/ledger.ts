@@ -39,7 +39,7 @@ export function openSqliteLedger(
   const db = reader ?? sqliteDb(file);
   const writer = commitsOnWorker(path)
     ? new WorkerWriter(path, sync, options.metrics)
-    : new GroupCommitWriter(file, options.metrics);
+    : new GroupCommitWriter(file, options.metrics, undefined, path);
   options.metrics?.outboxBacklog.set(0);
   const retention = scheduleRetention(options, db);
   return {

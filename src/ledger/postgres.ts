@@ -188,7 +188,7 @@ class Outbox {
       // it to that rather than checkpoint on the event loop (see checkpoint_worker.ts).
       this.file.exec("PRAGMA wal_autocheckpoint = 0");
     } else {
-      this.writer = new GroupCommitWriter(this.file, options.metrics, onCommit);
+      this.writer = new GroupCommitWriter(this.file, options.metrics, onCommit, config.outboxPath);
     }
     this.#setBacklog(this.backlog);
     this.#loop = this.#run();

@@ -10,6 +10,7 @@ import {
   GroupCommitWriter,
   HEARTBEAT_STALE_MS,
   RESTART_FRAMES,
+  type RowWriter,
   WorkerWriter,
 } from "../../src/ledger/writer.ts";
 import { registerLedgerMetrics } from "../../src/telemetry/metrics.ts";
@@ -307,11 +308,17 @@ function walState(path: string): { bytes: number; restarts: number } {
   }
 }
 
-Deno.test("worker writer: under steady commits the log is checkpointed beside the writer and started over, also after a long reader", async () => {
+/**
+ * Under steady commits of `writer`, the checkpoint worker copies the log beside it and starts it
+ * over, also after a long reader.
+ */
+async function checkpointsBesideTheWriter(
+  writerFor: (file: DatabaseSync, path: string) => RowWriter,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/ledger.sqlite`;
   const file = openSqliteFile(path, "normal");
-  const writer = new WorkerWriter(path, "normal", undefined);
+  const writer = writerFor(file, path);
   const other = new DatabaseSync(path);
   const count = () => (other.prepare("SELECT count(*) AS n FROM ledger").get() as { n: number }).n;
   let maxBytes = 0;
@@ -360,7 +367,15 @@ Deno.test("worker writer: under steady commits the log is checkpointed beside th
     file.close();
     await Deno.remove(dir, { recursive: true });
   }
-});
+}
+
+Deno.test("worker writer: under steady commits the log is checkpointed beside the writer and started over, also after a long reader", () =>
+  checkpointsBesideTheWriter((_, path) => new WorkerWriter(path, "normal", undefined)));
+
+Deno.test("one-CPU writer: its commits on this thread leave the log's checkpoints to the checkpoint worker, also after a long reader", () =>
+  checkpointsBesideTheWriter((file, path) =>
+    new GroupCommitWriter(file, undefined, undefined, path)
+  ));
 
 Deno.test("checkpoint fallback: the writer stops checkpointing at the first beat and takes it back when the beats stop", () => {
   const stale = HEARTBEAT_STALE_MS;
