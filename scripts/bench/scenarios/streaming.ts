@@ -18,6 +18,8 @@ import { formatSummary, median, rotation, summarize } from "../lib/stats.ts";
 export const STREAM_TOKENS = 500;
 /** Tokens per stream, and streams per second, of the tail measurement. */
 const TAIL = { tokens: 16, rate: 200, smokeRate: 50 };
+/** Streams each timing client sends before the ones it times (0.1 s of the tail's rate). */
+const CLIENT_WARMUP = 20;
 
 interface Timings {
   readonly ttftMs: number[];
@@ -46,6 +48,7 @@ async function timeStreams(
   kind: GatewayKind,
   count: number,
   paced?: { tokens: number; rate: number },
+  warmup = 0,
 ): Promise<Sample> {
   const target = chatTarget(kind, g, {
     stream: true,
@@ -61,6 +64,7 @@ async function timeStreams(
       body: target.body,
       count,
       rate: paced?.rate,
+      warmup,
     }),
   );
   const [command, args] = pinned(ctx.cpus.load, Deno.execPath(), [
@@ -114,6 +118,9 @@ export const streaming: Scenario = {
     const tail = new Map<GatewayKind, Sample[]>(tailKinds.map((k) => [k, []]));
     const tailRate = ctx.smoke ? TAIL.smokeRate : TAIL.rate;
     const tailCount = Math.max(2, Math.round(tailRate * (ctx.smoke ? 0.5 : ctx.seconds)));
+    // Each timing client is a new process: its first requests time its own start (see
+    // stream_timing.ts), so they go uncounted.
+    const clientWarmup = ctx.smoke ? 0 : CLIENT_WARMUP;
     try {
       for (const kind of kinds) await timeStreams(ctx, g, kind, ctx.smoke ? 1 : 10); // warm-up
       // The tail's request (16 chunks, usage asked for) takes other paths through the relay:
@@ -124,7 +131,7 @@ export const streaming: Scenario = {
       }
       for (let round = 0; round < ctx.rounds; round++) {
         for (const kind of rotation(kinds, round)) {
-          const s = await timeStreams(ctx, g, kind, count);
+          const s = await timeStreams(ctx, g, kind, count, undefined, clientWarmup);
           samples.get(kind)!.push(s);
           ctx.log(
             `  round ${round + 1} ${kind}: TTFT p50 ${s.ttftP50.toFixed(2)} ms, TTLT p50 ${
@@ -136,7 +143,7 @@ export const streaming: Scenario = {
           const s = await timeStreams(ctx, g, kind, tailCount, {
             tokens: TAIL.tokens,
             rate: tailRate,
-          });
+          }, clientWarmup);
           tail.get(kind)!.push(s);
           ctx.log(
             `  round ${round + 1} ${kind} at ${tailRate}/s: TTFT p50 ${
@@ -199,7 +206,8 @@ export const streaming: Scenario = {
     notes.push(
       `Tail: ${tailCount} streams of ${TAIL.tokens} chunks and a usage chunk per contender per ` +
         `round, one client at ${tailRate} streams/s, each time measured from when the request ` +
-        "was due.",
+        `was due. Each timing client sends ${clientWarmup} streams first, uncounted (its own ` +
+        "start-up).",
     );
     return {
       targets: {
