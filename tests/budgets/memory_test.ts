@@ -17,6 +17,35 @@ Deno.test("windows are UTC calendar hours, days and months", () => {
   );
 });
 
+Deno.test("windows follow the clock across hour, day and month edges, forwards and back", () => {
+  // Each instant asked right after its neighbour, so a span kept from the last question must not
+  // outlive its hour, whichever way the clock moves (a test clock, a corrected system clock).
+  const instants = [
+    "2026-11-30T23:59:59.999Z",
+    "2026-12-01T00:00:00.000Z",
+    "2026-11-30T23:00:00.000Z",
+    "2026-11-30T22:59:59.999Z",
+    "2026-12-01T00:59:59.999Z",
+    "2026-12-01T01:00:00.000Z",
+  ];
+  const expected: Record<string, [string, string, string]> = {
+    "2026-11-30T23:59:59.999Z": ["hour:2026-11-30T23", "day:2026-11-30", "month:2026-11"],
+    "2026-12-01T00:00:00.000Z": ["hour:2026-12-01T00", "day:2026-12-01", "month:2026-12"],
+    "2026-11-30T23:00:00.000Z": ["hour:2026-11-30T23", "day:2026-11-30", "month:2026-11"],
+    "2026-11-30T22:59:59.999Z": ["hour:2026-11-30T22", "day:2026-11-30", "month:2026-11"],
+    "2026-12-01T00:59:59.999Z": ["hour:2026-12-01T00", "day:2026-12-01", "month:2026-12"],
+    "2026-12-01T01:00:00.000Z": ["hour:2026-12-01T01", "day:2026-12-01", "month:2026-12"],
+  };
+  for (const iso of [...instants, ...instants.toReversed()]) {
+    const at = new Date(iso);
+    const keys = (["hour", "day", "month"] as const).map((w) => windowAt(w, at).key);
+    assert.deepEqual(keys, expected[iso], iso);
+    const hourEnd = windowAt("hour", at).resetsAt.getTime();
+    assert.ok(hourEnd > at.getTime() && hourEnd - at.getTime() <= 3_600_000, iso);
+  }
+  assert.throws(() => windowAt("hour", new Date(NaN)), RangeError);
+});
+
 Deno.test("reservations never let accepted spend exceed the budget under a concurrent burst", async () => {
   const store = createMemoryBudgetStore();
   const results = await Promise.all(
