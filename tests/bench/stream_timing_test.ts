@@ -52,12 +52,13 @@ Deno.test("stream timing: the warm-up requests are sent on the schedule and left
     assert.equal(timings.ttftMs.length, 3, "only the timed requests are reported");
     assert.equal(timings.ttltMs.length, 3);
     for (const t of timings.ttftMs) assert.ok(Number.isFinite(t) && t >= 0, `time ${t}`);
-    // One schedule for all seven, 50 ms apart, the warm-up first: its four are due over 150 ms
-    // (the first may leave late, a cold client's first request), not all at once.
-    const warmupMs = arrivals[3] - arrivals[0];
-    assert.ok(warmupMs >= 100, `the four warm-up requests arrived over ${warmupMs.toFixed(0)} ms`);
-    const spanMs = arrivals[6] - arrivals[0];
-    assert.ok(spanMs >= 250, `seven requests arrived over ${spanMs.toFixed(0)} ms`);
+    // One schedule for all seven, 50 ms apart, the warm-up first: not sent all at once (a few ms
+    // apart). Measured from the second request, as a cold client's first one may leave late and
+    // make the second late too; the margins leave room for a busy machine.
+    const warmupMs = arrivals[3] - arrivals[1];
+    assert.ok(warmupMs >= 50, `warm-up requests 2-4 arrived over ${warmupMs.toFixed(0)} ms`);
+    const spanMs = arrivals[6] - arrivals[1];
+    assert.ok(spanMs >= 150, `requests 2-7 arrived over ${spanMs.toFixed(0)} ms`);
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
