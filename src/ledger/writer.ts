@@ -184,9 +184,7 @@ abstract class BatchingWriter implements RowWriter {
  */
 export class GroupCommitWriter extends BatchingWriter {
   readonly #insert: StatementSync;
-  readonly #checkpoints:
-    | { worker: Worker; beat: Int32Array; fallback: CheckpointFallback }
-    | undefined;
+  readonly #checkpoints: { worker: Worker; afterCommit: () => void } | undefined;
 
   constructor(
     private readonly db: DatabaseSync,
@@ -199,25 +197,16 @@ export class GroupCommitWriter extends BatchingWriter {
     this.#insert = prepareInsert(db);
     if (path !== undefined && path !== ":memory:") {
       const heartbeat = new SharedArrayBuffer(4);
-      const beat = new Int32Array(heartbeat);
       this.#checkpoints = {
         worker: startCheckpointer(path, heartbeat),
-        beat,
-        fallback: new CheckpointFallback(performance.now(), Atomics.load(beat, 0)),
+        afterCommit: checkpointFallbackFor(db, new Int32Array(heartbeat)),
       };
     }
   }
 
   protected commit(batch: readonly Pending[]): void {
     const outcomes = commitBatch(this.db, this.#insert, batch.map((e) => rowValues(e.row)));
-    const checkpoints = this.#checkpoints;
-    if (checkpoints) {
-      const frames = checkpoints.fallback.next(
-        performance.now(),
-        Atomics.load(checkpoints.beat, 0),
-      );
-      if (frames !== undefined) this.db.exec(`PRAGMA wal_autocheckpoint = ${frames}`);
-    }
+    this.#checkpoints?.afterCommit();
     this.settle(batch, outcomes);
   }
 
@@ -285,6 +274,18 @@ export class CheckpointFallback {
     this.#own = !alive;
     return alive ? 0 : FALLBACK_AUTOCHECKPOINT_FRAMES;
   }
+}
+
+/**
+ * What a writer's connection `db` calls after each commit: sets its automatic checkpoint as
+ * {@link CheckpointFallback} says from the checkpoint worker's `heartbeat`.
+ */
+export function checkpointFallbackFor(db: DatabaseSync, heartbeat: Int32Array): () => void {
+  const fallback = new CheckpointFallback(performance.now(), Atomics.load(heartbeat, 0));
+  return () => {
+    const frames = fallback.next(performance.now(), Atomics.load(heartbeat, 0));
+    if (frames !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${frames}`);
+  };
 }
 
 /**

@@ -18,7 +18,7 @@ import type { SqlValue } from "./schema.ts";
 import {
   ACK,
   BIGINT_COLUMNS,
-  CheckpointFallback,
+  checkpointFallbackFor,
   commitBatch,
   type CommitDetails,
   FALLBACK_AUTOCHECKPOINT_FRAMES,
@@ -48,11 +48,10 @@ self.onmessage = (event: MessageEvent<OpenWriter>) => {
     db.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_FRAMES}`);
     const insert = prepareInsert(db);
     // The checkpoint worker copies the log; this connection does only while that one is silent.
-    const fallback = new CheckpointFallback(performance.now(), Atomics.load(heartbeat, 0));
+    const afterCommit = checkpointFallbackFor(db, heartbeat);
     commit = (rows) => {
       const outcomes = commitBatch(db, insert, rows);
-      const frames = fallback.next(performance.now(), Atomics.load(heartbeat, 0));
-      if (frames !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${frames}`);
+      afterCommit();
       return outcomes;
     };
   } catch (error) {
