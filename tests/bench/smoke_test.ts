@@ -106,7 +106,7 @@ Deno.test("smoke: the cold-start scenario gets a priced answer from a fresh proc
   assert.ok(raw.bare.length === 1 && raw.bare[0] > 0);
 });
 
-Deno.test("smoke: the floor scenario measures every contender against its floor and reports the six ratios", async () => {
+Deno.test("smoke: the floor scenario measures every contender against its floor and reports its ratios", async () => {
   const report = await smoke("floor");
   const raw = report.raw as Record<string, { load: LoadSample; cpuMicrosPerRequest: number }[]>;
   assert.deepEqual(Object.keys(raw).sort(), [
@@ -119,6 +119,9 @@ Deno.test("smoke: the floor scenario measures every contender against its floor 
     "inference-traced",
     "proxy",
     "proxy-stream",
+    "required-chat",
+    "required-inference",
+    "required-stream",
   ]);
   for (const [id, [sample]] of Object.entries(raw)) {
     assert.ok(sample.load.requests > 0, id);
@@ -137,6 +140,19 @@ Deno.test("smoke: the floor scenario measures every contender against its floor 
   ) {
     const figure = report.targets?.[id as keyof typeof report.targets];
     assert.ok(figure && figure.value > 0, `${id}: ${JSON.stringify(figure)}`);
+  }
+  // The required work's ratios: to each bare floor, and this server's to it.
+  for (
+    const what of [
+      "streamed chat, required work only ÷ bare proxy",
+      "plain chat, required work only ÷ bare proxy",
+      "/v1/inference, required work only ÷ bare Hono",
+      "streamed chat, gateway ÷ required work only",
+      "plain chat, gateway ÷ required work only",
+      "/v1/inference, default settings ÷ required work only",
+    ]
+  ) {
+    assert.match(report.headline[`${what}, req/s`] ?? "", /^\d+\.\d\d× \(by CPU per request/, what);
   }
 });
 

@@ -10,6 +10,11 @@
  *   against a bare pass-through proxy (scripts/bench/servers/bare_proxy.ts), both in front of the
  *   same fake upstream.
  *
+ * - The required work's floor (scripts/bench/servers/required_work.ts) on all three requests: the
+ *   token counts or the upstream's usage, the exact cost, the per-request metric updates and one
+ *   SQLite ledger row committed before the response ends, and nothing else. Its ratios to the bare
+ *   floors bound what this design can reach; this server's ratios to it are its own overhead.
+ *
  * Each ratio pairs figures of the same round; CPU time per request of the server process (from
  * /proc, all its threads) is reported beside requests/s, as it moves less when a neighbour takes
  * a core. `--baseline=<checkout>` also runs this server's contenders from another checkout of the
@@ -40,7 +45,8 @@ type ServerId =
   | "inference-traced"
   | "proxy"
   | "gateway"
-  | "gateway-no-ledger";
+  | "gateway-no-ledger"
+  | "required";
 type ServerKey = ServerId | `${ServerId}@baseline`;
 const APP_SERVERS: readonly ServerId[] = [
   "inference",
@@ -98,10 +104,28 @@ export const FLOOR_CONTENDERS: readonly Contender[] = [
     server: "gateway",
     request: "chat-stream",
   },
+  {
+    id: "required-inference",
+    label: "required work only (tokens, cost, metrics, ledger row), /v1/inference",
+    server: "required",
+    request: "inference",
+  },
+  {
+    id: "required-chat",
+    label: "required work only (usage, cost, metrics, ledger row), plain chat",
+    server: "required",
+    request: "chat",
+  },
+  {
+    id: "required-stream",
+    label: `required work only, streamed chat (${FLOOR_TOKENS} chunks + usage)`,
+    server: "required",
+    request: "chat-stream",
+  },
 ];
 
 /** The ratios reported: contender ÷ floor, the targets they feed. */
-const RATIOS: readonly { contender: string; floor: string; what: string; target: TargetId }[] = [
+const RATIOS: readonly { contender: string; floor: string; what: string; target?: TargetId }[] = [
   {
     contender: "gateway-stream",
     floor: "proxy-stream",
@@ -137,6 +161,37 @@ const RATIOS: readonly { contender: string; floor: string; what: string; target:
     floor: "hono",
     what: "/v1/inference, every request traced ÷ bare Hono",
     target: "traced-vs-hono",
+  },
+  // What the required work alone reaches, and how far this server is from it.
+  {
+    contender: "required-stream",
+    floor: "proxy-stream",
+    what: "streamed chat, required work only ÷ bare proxy",
+  },
+  {
+    contender: "required-chat",
+    floor: "proxy",
+    what: "plain chat, required work only ÷ bare proxy",
+  },
+  {
+    contender: "required-inference",
+    floor: "hono",
+    what: "/v1/inference, required work only ÷ bare Hono",
+  },
+  {
+    contender: "gateway-stream",
+    floor: "required-stream",
+    what: "streamed chat, gateway ÷ required work only",
+  },
+  {
+    contender: "gateway",
+    floor: "required-chat",
+    what: "plain chat, gateway ÷ required work only",
+  },
+  {
+    contender: "inference",
+    floor: "required-inference",
+    what: "/v1/inference, default settings ÷ required work only",
   },
 ];
 
@@ -194,7 +249,7 @@ async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<
   const running = () => ({ servers, upstream, collector });
   try {
     const needs = (id: ServerId) => needed.has(id) || needed.has(`${id}@baseline`);
-    if (needs("proxy") || needs("gateway") || needs("gateway-no-ledger")) {
+    if (needs("proxy") || needs("gateway") || needs("gateway-no-ledger") || needs("required")) {
       upstream = await startBenchServer(
         ctx,
         "floor-upstream",
@@ -244,6 +299,25 @@ async function startAll(ctx: BenchContext, list: readonly Contender[]): Promise<
         await startBenchServer(ctx, "floor-proxy", "scripts/bench/servers/bare_proxy.ts", {
           UPSTREAM_URL: upstream!.url,
         }, unpinned),
+      );
+    }
+    if (needed.has("required")) {
+      servers.set(
+        "required",
+        await startBenchServer(ctx, "floor-required", "scripts/bench/servers/required_work.ts", {
+          UPSTREAM_URL: upstream!.url,
+          LEDGER_PATH: `${ctx.workDir}/ledger-floor-required.sqlite`,
+        }, {
+          ...unpinned,
+          // The ledger's writer and checkpoint workers, its file, and prom-client's process reads.
+          permissions: [
+            "--allow-net",
+            "--allow-env",
+            "--allow-read",
+            "--allow-write",
+            "--allow-sys",
+          ],
+        }),
       );
     }
     if (upstream) {
@@ -372,7 +446,10 @@ export const floor: Scenario = {
           formatSummary(summarize(s.map((x) => x.load.requestsPerSecond))),
           formatSummary(summarize(s.map((x) => x.cpuMicrosPerRequest)), 1),
           cores(s, (x) => x.serverCores),
-          /^(proxy|gateway)/.test(c.server) ? cores(s, (x) => x.upstreamCores) : "–",
+          /^(proxy|gateway)/.test(c.server) ||
+            (c.server === "required" && c.request !== "inference")
+            ? cores(s, (x) => x.upstreamCores)
+            : "–",
           c.server.startsWith("inference-traced") ? cores(s, (x) => x.collectorCores) : "–",
           cores(s, (x) => x.load.toolCpu),
         ];
@@ -393,7 +470,7 @@ export const floor: Scenario = {
         const value = median(throughput);
         const what = baseline ? `${q.what} — baseline` : q.what;
         headline[`${what}, req/s`] = `${ratio(value)} (by CPU per request ${ratio(median(cpu))})`;
-        if (!baseline) targets[q.target] = { value, text: ratio(value) };
+        if (!baseline && q.target) targets[q.target] = { value, text: ratio(value) };
         ratioRows.push([
           what,
           `${ratio(value)} (${throughput.map(ratio).join(", ")})`,
