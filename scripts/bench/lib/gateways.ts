@@ -1,9 +1,10 @@
 /**
  * The gateway contenders of scenarios 2 and 3, all in front of the same fake OpenAI-compatible
- * upstream (scripts/bench/servers/fake_openai.ts): the upstream hit directly, this server's
- * /v1/chat/completions proxying to it (cost tracking and the shipped tracing on, spans exported
- * to the benchmark collector), and the open-source Portkey gateway (npm @portkey-ai/gateway under
- * Node) pointed at it with `x-portkey-custom-host`.
+ * upstream (scripts/bench/servers/fake_openai.ts): the upstream hit directly, the bare
+ * pass-through proxy (scripts/bench/servers/bare_proxy.ts: the least a Deno server in between
+ * adds), this server's /v1/chat/completions proxying to it (cost tracking and the shipped tracing
+ * on, spans exported to the benchmark collector), and the open-source Portkey gateway (npm
+ * @portkey-ai/gateway under Node) pointed at it with `x-portkey-custom-host`.
  */
 import type { BenchContext } from "./context.ts";
 import { type Collector, startCollector } from "./collector.ts";
@@ -13,11 +14,13 @@ import { type RunningServer, startApp, startBenchServer } from "./servers.ts";
 import { SHIPPED_TRACING } from "../scenarios/tracing.ts";
 
 /** Who answers. */
-export type GatewayKind = "direct" | "gateway" | "portkey";
+export type GatewayKind = "direct" | "proxy" | "gateway" | "portkey";
 
 /** The running contenders. */
 export interface Gateways {
   readonly upstream: RunningServer;
+  /** The bare pass-through proxy, pinned as this gateway is. */
+  readonly proxy: RunningServer;
   readonly gateway: RunningServer;
   readonly portkey?: RunningServer;
   readonly collector: Collector;
@@ -46,7 +49,7 @@ export async function writeProvidersFile(ctx: BenchContext, upstreamUrl: string)
   return path;
 }
 
-/** Starts the fake upstream, this gateway and (when installed) Portkey. */
+/** Starts the fake upstream, the bare proxy, this gateway and (when installed) Portkey. */
 export async function startGateways(ctx: BenchContext): Promise<Gateways> {
   const started: RunningServer[] = [];
   const collector = await startCollector(ctx.root, ctx.workDir, ctx.cpus.load);
@@ -60,6 +63,10 @@ export async function startGateways(ctx: BenchContext): Promise<Gateways> {
       { cpus: ctx.cpus.load },
     );
     started.push(upstream);
+    const proxy = await startBenchServer(ctx, "proxy", "scripts/bench/servers/bare_proxy.ts", {
+      UPSTREAM_URL: upstream.url,
+    });
+    started.push(proxy);
     const providersFile = await writeProvidersFile(ctx, upstream.url);
     const gateway = await startApp(ctx, "gateway", {
       ...SHIPPED_TRACING.env,
@@ -86,6 +93,7 @@ export async function startGateways(ctx: BenchContext): Promise<Gateways> {
     }
     return {
       upstream,
+      proxy,
       gateway,
       portkey,
       collector,
@@ -137,7 +145,7 @@ async function probeStream(target: Target): Promise<string | undefined> {
 /** The chat request a contender receives. */
 export function chatTarget(
   kind: GatewayKind,
-  g: Pick<Gateways, "upstream" | "gateway" | "portkey">,
+  g: Pick<Gateways, "upstream" | "gateway" | "portkey"> & Partial<Pick<Gateways, "proxy">>,
   opts: { stream: boolean; maxTokens: number; includeUsage?: boolean },
 ): Target {
   const body = JSON.stringify({
@@ -151,6 +159,9 @@ export function chatTarget(
   switch (kind) {
     case "direct":
       return { url: `${g.upstream.url}/v1/chat/completions`, method: "POST", headers: json, body };
+    case "proxy":
+      if (!g.proxy) throw new Error("the bare proxy is not running");
+      return { url: `${g.proxy.url}/v1/chat/completions`, method: "POST", headers: json, body };
     case "gateway":
       return {
         url: `${g.gateway.url}/v1/chat/completions`,

@@ -1,6 +1,7 @@
 /**
  * Scenario 2, gateway overhead: the same fake OpenAI-compatible upstream hit directly, through
- * this gateway (non-streaming and streaming, cost tracking and tracing on) and through Portkey.
+ * the bare pass-through proxy (what any Deno server in between adds on this machine), through this
+ * gateway (non-streaming and streaming, cost tracking and tracing on) and through Portkey.
  *
  * - Latency at one client: oha, one connection at a fixed rate, each latency measured from the
  *   request's due time (`--latency-correction`), so nothing is hidden by coordinated omission.
@@ -26,9 +27,11 @@ interface Contender {
 
 const CONTENDERS: readonly Contender[] = [
   { id: "direct", label: "upstream direct", kind: "direct", stream: false },
+  { id: "proxy", label: "bare pass-through proxy", kind: "proxy", stream: false },
   { id: "gateway", label: "this gateway", kind: "gateway", stream: false },
   { id: "portkey", label: "Portkey", kind: "portkey", stream: false },
   { id: "direct-stream", label: "upstream direct, streaming", kind: "direct", stream: true },
+  { id: "proxy-stream", label: "bare pass-through proxy, streaming", kind: "proxy", stream: true },
   { id: "gateway-stream", label: "this gateway, streaming", kind: "gateway", stream: true },
   { id: "portkey-stream", label: "Portkey, streaming", kind: "portkey", stream: true },
 ];
@@ -52,7 +55,7 @@ async function run(
   rates: { oneClient: number; fixed: number },
 ): Promise<Sample> {
   const target = chatTarget(c.kind, g, { stream: c.stream, maxTokens: ANSWER_TOKENS });
-  const procs = [g.upstream.process, g.gateway.process, g.collector.process];
+  const procs = [g.upstream.process, g.proxy.process, g.gateway.process, g.collector.process];
   if (g.portkey) procs.push(g.portkey.process);
   // wrk counts whole seconds; the rate-based tools take half a second in a smoke run.
   const seconds = ctx.smoke && mode !== "max" ? 0.5 : ctx.seconds;
@@ -160,14 +163,20 @@ export const gatewayOverhead: Scenario = {
         ]);
         if (c.id === "gateway" && mode === "fixed-rate") {
           const p99 = added("p99");
+          // What a server in between adds at all on this machine, in the same rounds.
+          const proxy = samples.get(`proxy/${mode}`);
+          const proxyP99 = proxy
+            ? median(proxy.map((x, i) => x.load.latencyMs!.p99 - base[i].load.latencyMs!.p99))
+            : undefined;
+          const signed = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(1)} ms`;
           targets["gateway-p99-1000"] = {
             value: p99,
-            text: `${p99 >= 0 ? "+" : ""}${p99.toFixed(1)} ms${
-              rates.fixed === 1000 ? "" : ` (at ${rates.fixed} req/s)`
+            text: `${signed(p99)}${rates.fixed === 1000 ? "" : ` (at ${rates.fixed} req/s)`}${
+              proxyP99 === undefined ? "" : `; the bare proxy ${signed(proxyP99)}`
             }`,
           };
         }
-        if (c.id === "gateway" || c.id === "gateway-stream") {
+        if (c.kind === "gateway" || c.kind === "proxy") {
           const label = mode === "one-client"
             ? `one client at ${rates.oneClient} req/s`
             : `${rates.fixed} req/s`;

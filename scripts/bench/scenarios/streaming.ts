@@ -6,8 +6,8 @@
  * for every contender, so the differences are what each gateway adds.
  *
  * Then the tail: one client at 200 streams/s of 16 chunks and a usage chunk, each time to first
- * token measured from when the request was due, and the p99 the gateway adds to the direct
- * upstream's in the same round (the relay's garbage-collection pauses show here, not at p50).
+ * token measured from when the request was due, and the p99 the gateway (and, for comparison, the
+ * bare pass-through proxy) adds to the direct upstream's in the same round (the relay's garbage-collection pauses show here, not at p50).
  */
 import type { BenchContext, Scenario } from "../lib/context.ts";
 import { chatTarget, type GatewayKind, type Gateways, startGateways } from "../lib/gateways.ts";
@@ -74,7 +74,9 @@ async function timeStreams(
     `${ctx.root}/scripts/bench/clients/stream_timing.ts`,
     specPath,
   ]);
-  const server = kind === "direct" ? g.upstream : kind === "gateway" ? g.gateway : g.portkey!;
+  const server = { direct: g.upstream, proxy: g.proxy, gateway: g.gateway, portkey: g.portkey! }[
+    kind
+  ];
   const { result, cpu } = await measureCpu([server.process], async () => {
     const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" })
       .output();
@@ -113,8 +115,9 @@ export const streaming: Scenario = {
     }
     const count = ctx.smoke ? 3 : 40;
     const samples = new Map<GatewayKind, Sample[]>(kinds.map((k) => [k, []]));
-    // The tail is measured on the upstream and this gateway only: it is this gateway's target.
-    const tailKinds: GatewayKind[] = ["direct", "gateway"];
+    // The tail is measured on the upstream, the bare proxy (what any server in between adds on
+    // this machine) and this gateway: it is this gateway's target.
+    const tailKinds: GatewayKind[] = ["direct", "proxy", "gateway"];
     const tail = new Map<GatewayKind, Sample[]>(tailKinds.map((k) => [k, []]));
     const tailRate = ctx.smoke ? TAIL.smokeRate : TAIL.rate;
     const tailCount = Math.max(2, Math.round(tailRate * (ctx.smoke ? 0.5 : ctx.seconds)));
@@ -156,7 +159,12 @@ export const streaming: Scenario = {
       await g.stop();
     }
     const direct = samples.get("direct")!;
-    const label = { direct: "upstream direct", gateway: "this gateway", portkey: "Portkey" };
+    const label: Record<GatewayKind, string> = {
+      direct: "upstream direct",
+      proxy: "bare pass-through proxy",
+      gateway: "this gateway",
+      portkey: "Portkey",
+    };
     const rows = kinds.map((kind) => {
       const s = samples.get(kind)!;
       const added = (f: (x: Sample) => number) => median(s.map((x, i) => f(x) - f(direct[i])));
@@ -186,10 +194,17 @@ export const streaming: Scenario = {
     });
     const tailGw = tail.get("gateway")!;
     const addedP99 = median(tailGw.map((x, i) => x.ttftP99 - tail.get("direct")![i].ttftP99));
+    const proxyP99 = median(
+      tail.get("proxy")!.map((x, i) => x.ttftP99 - tail.get("direct")![i].ttftP99),
+    );
+    const signed = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(1)} ms`;
     const gw = samples.get("gateway")!;
     const headline = {
       [`added time to first token, this gateway, one client at ${tailRate} streams/s (p99)`]: `${
         addedP99.toFixed(2)
+      } ms`,
+      [`added time to first token, bare proxy, one client at ${tailRate} streams/s (p99)`]: `${
+        proxyP99.toFixed(2)
       } ms`,
       "added time to first token, this gateway (p50)": `${
         median(gw.map((x, i) => x.ttftP50 - direct[i].ttftP50)).toFixed(2)
@@ -213,9 +228,9 @@ export const streaming: Scenario = {
       targets: {
         "stream-ttft-p99": {
           value: addedP99,
-          text: `${addedP99 >= 0 ? "+" : ""}${addedP99.toFixed(1)} ms${
+          text: `${signed(addedP99)}${
             tailRate === TAIL.rate ? "" : ` (at ${tailRate} streams/s)`
-          }`,
+          }; the bare proxy ${signed(proxyP99)}`,
         },
       },
       tables: [{
