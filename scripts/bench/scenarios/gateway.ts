@@ -83,7 +83,7 @@ function serverName(c: Contender): string {
 /** Scenario 2. */
 export const gatewayOverhead: Scenario = {
   id: "gateway",
-  title: "2. Gateway overhead: upstream direct vs this gateway vs Portkey",
+  title: "2. Gateway overhead: upstream direct vs the bare proxy vs this gateway vs Portkey",
   async run(ctx) {
     const rates = ctx.smoke ? { oneClient: 50, fixed: 100 } : { oneClient: 200, fixed: 1000 };
     const g = await startGateways(ctx);
