@@ -27,6 +27,7 @@ import { countChatTokens, tokenCounter } from "../../../src/tokens/count.ts";
 import { costOf, embeddedPriceTable, type TokenUsage } from "../../../src/pricing/pricing.ts";
 import { PICO_PER_USD } from "../../../src/pricing/money.ts";
 import { openSqliteLedger } from "../../../src/ledger/ledger.ts";
+import { COST_BUCKETS, DURATION_BUCKETS, TTFT_BUCKETS } from "../../../src/telemetry/names.ts";
 
 const port = Number(Deno.env.get("PORT") ?? "0");
 const upstream = (Deno.env.get("UPSTREAM_URL") ?? "").replace(/\/$/, "");
@@ -36,45 +37,19 @@ const prices = embeddedPriceTable();
 const ledger = ledgerPath === "none" ? null : openSqliteLedger(ledgerPath, "normal");
 
 const byModelTenant = ["model", "tenant"] as const;
+const counter = <L extends string>(name: string, labelNames: readonly L[]) =>
+  new client.Counter<L>({ name, help: name, labelNames });
+const histogram = (name: string, buckets: number[]) =>
+  new client.Histogram<"model">({ name, help: name, labelNames: ["model"], buckets });
+// The server's per-request families: the same names, labels and buckets.
 const metrics = {
-  requests: new client.Counter({
-    name: "inference_requests_total",
-    help: "requests",
-    labelNames: ["model", "tenant", "status"] as const,
-  }),
-  inputTokens: new client.Counter({
-    name: "inference_input_tokens_total",
-    help: "input tokens",
-    labelNames: byModelTenant,
-  }),
-  outputTokens: new client.Counter({
-    name: "inference_output_tokens_total",
-    help: "output tokens",
-    labelNames: byModelTenant,
-  }),
-  costUsd: new client.Counter({
-    name: "inference_cost_usd_total",
-    help: "cost",
-    labelNames: byModelTenant,
-  }),
-  duration: new client.Histogram({
-    name: "inference_request_duration_seconds",
-    help: "duration",
-    labelNames: ["model"] as const,
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  }),
-  costPerRequest: new client.Histogram({
-    name: "inference_cost_per_request_usd",
-    help: "cost per request",
-    labelNames: ["model"] as const,
-    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
-  }),
-  ttft: new client.Histogram({
-    name: "inference_time_to_first_token_seconds",
-    help: "time to first token",
-    labelNames: ["model"] as const,
-    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5],
-  }),
+  requests: counter("inference_requests_total", ["model", "tenant", "status"]),
+  inputTokens: counter("inference_input_tokens_total", byModelTenant),
+  outputTokens: counter("inference_output_tokens_total", byModelTenant),
+  costUsd: counter("inference_cost_usd_total", byModelTenant),
+  duration: histogram("inference_request_duration_seconds", [...DURATION_BUCKETS]),
+  costPerRequest: histogram("inference_cost_per_request_usd", [...COST_BUCKETS]),
+  ttft: histogram("inference_time_to_first_token_seconds", [...TTFT_BUCKETS]),
 };
 
 interface Work {
