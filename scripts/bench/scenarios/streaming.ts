@@ -7,7 +7,8 @@
  *
  * Then the tail: one client at 200 streams/s of 16 chunks and a usage chunk, each time to first
  * token measured from when the request was due, and the p99 the gateway (and, for comparison, the
- * bare pass-through proxy) adds to the direct upstream's in the same round (the relay's garbage-collection pauses show here, not at p50).
+ * bare pass-through proxy) adds to the direct upstream's in the same round (the relay's
+ * garbage-collection pauses show here, not at p50).
  */
 import type { BenchContext, Scenario } from "../lib/context.ts";
 import { chatTarget, type GatewayKind, type Gateways, startGateways } from "../lib/gateways.ts";
