@@ -142,6 +142,11 @@ export function ratio(value: number): string {
   return Number.isFinite(value) ? `${value.toFixed(2)}×` : "–";
 }
 
+/** A latency difference with its sign, e.g. `+3.0 ms`. */
+export function signedMs(value: number): string {
+  return `${value >= 0 ? "+" : ""}${value.toFixed(1)} ms`;
+}
+
 /** Formats a share such as 0.4231 as `42 %`. */
 export function percent(value: number): string {
   return Number.isFinite(value) ? `${Math.round(value * 100)} %` : "–";

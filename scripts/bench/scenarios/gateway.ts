@@ -11,7 +11,7 @@
  * Added latency is the contender's percentile minus the direct upstream's, in the same round.
  */
 import type { BenchContext, Scenario, Table } from "../lib/context.ts";
-import { ratio } from "../lib/context.ts";
+import { ratio, signedMs } from "../lib/context.ts";
 import { chatTarget, type GatewayKind, type Gateways, startGateways } from "../lib/gateways.ts";
 import { assertClean, fixedRate, type LoadResult, maxThroughput, oneClient } from "../lib/load.ts";
 import { measureCpu } from "../lib/processes.ts";
@@ -168,11 +168,10 @@ export const gatewayOverhead: Scenario = {
           const proxyP99 = proxy
             ? median(proxy.map((x, i) => x.load.latencyMs!.p99 - base[i].load.latencyMs!.p99))
             : undefined;
-          const signed = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(1)} ms`;
           targets["gateway-p99-1000"] = {
             value: p99,
-            text: `${signed(p99)}${rates.fixed === 1000 ? "" : ` (at ${rates.fixed} req/s)`}${
-              proxyP99 === undefined ? "" : `; the bare proxy ${signed(proxyP99)}`
+            text: `${signedMs(p99)}${rates.fixed === 1000 ? "" : ` (at ${rates.fixed} req/s)`}${
+              proxyP99 === undefined ? "" : `; the bare proxy ${signedMs(proxyP99)}`
             }`,
           };
         }

@@ -10,7 +10,7 @@
  * bare pass-through proxy) adds to the direct upstream's in the same round (the relay's
  * garbage-collection pauses show here, not at p50).
  */
-import type { BenchContext, Scenario } from "../lib/context.ts";
+import { type BenchContext, type Scenario, signedMs } from "../lib/context.ts";
 import { chatTarget, type GatewayKind, type Gateways, startGateways } from "../lib/gateways.ts";
 import { measureCpu, pinned } from "../lib/processes.ts";
 import { formatSummary, median, rotation, summarize } from "../lib/stats.ts";
@@ -198,7 +198,6 @@ export const streaming: Scenario = {
     const proxyP99 = median(
       tail.get("proxy")!.map((x, i) => x.ttftP99 - tail.get("direct")![i].ttftP99),
     );
-    const signed = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(1)} ms`;
     const gw = samples.get("gateway")!;
     const headline = {
       [`added time to first token, this gateway, one client at ${tailRate} streams/s (p99)`]: `${
@@ -229,9 +228,9 @@ export const streaming: Scenario = {
       targets: {
         "stream-ttft-p99": {
           value: addedP99,
-          text: `${signed(addedP99)}${
+          text: `${signedMs(addedP99)}${
             tailRate === TAIL.rate ? "" : ` (at ${tailRate} streams/s)`
-          }; the bare proxy ${signed(proxyP99)}`,
+          }; the bare proxy ${signedMs(proxyP99)}`,
         },
       },
       tables: [{

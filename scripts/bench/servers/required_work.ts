@@ -62,8 +62,11 @@ interface Work {
   readonly ttftMs?: number;
 }
 
-/** Prices, counts and records one finished request; resolves once its ledger row is committed. */
-async function account(work: Work, inputTokens: number, outputTokens: number): Promise<void> {
+/**
+ * Prices, counts and records one finished request; resolves with its cost in USD once its ledger
+ * row is committed.
+ */
+async function account(work: Work, inputTokens: number, outputTokens: number): Promise<number> {
   const price = prices.resolve(work.requestModel);
   if (price === undefined) throw new Error(`no price for ${work.requestModel}`);
   const usage: TokenUsage = {
@@ -118,6 +121,7 @@ async function account(work: Work, inputTokens: number, outputTokens: number): P
     pricingVersion: prices.version,
     traceId: null,
   });
+  return costUsd;
 }
 
 const decoder = new TextDecoder();
@@ -139,7 +143,7 @@ app.post("/v1/inference", async (c) => {
   const inputTokens = countChatTokens(counter, [{ role: "user", content: body.prompt }]);
   const outputTokens = counter.count(text);
   const tenant = typeof body.tenant === "string" ? body.tenant : "default";
-  await account(
+  const costUsd = await account(
     {
       tenant,
       requestModel,
@@ -151,18 +155,12 @@ app.post("/v1/inference", async (c) => {
     inputTokens,
     outputTokens,
   );
-  const cost = costOf(price, {
-    inputTokens,
-    outputTokens,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-  });
   return c.json({
     text,
     model: requestModel,
     input_tokens: inputTokens,
     output_tokens: outputTokens,
-    cost_usd: Number(cost.totalPico) / Number(PICO_PER_USD),
+    cost_usd: costUsd,
   });
 });
 
