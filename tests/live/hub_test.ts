@@ -111,3 +111,44 @@ Deno.test("replay from a small history that has wrapped round many times is stil
   assert.deepEqual(await take(sub, 3), ["r8", "r9", "r10"]);
   assert.equal(hub.subscribe({ lastEventId: ids[5] }).resumed, false);
 });
+
+Deno.test("with no page ever open, an event is not built and no reconnect is resumed", () => {
+  const hub = createLiveHub();
+  let built = 0;
+  const make = () => (built++, event("r1"));
+  assert.equal(hub.publishIfWatched(make), undefined);
+  assert.equal(built, 0);
+  // The skipped event took its number: a page that saw the event before it needs a snapshot.
+  assert.equal(hub.subscribe({ lastEventId: `${hub.bootId}.0` }).resumed, false);
+  assert.equal(hub.subscribe({ lastEventId: `${hub.bootId}.1` }).resumed, true);
+});
+
+Deno.test("history is kept for keepHistoryMs after the last page closed, then not built", async () => {
+  let clock = 1_000;
+  const hub = createLiveHub({ keepHistoryMs: 60_000, now: () => clock });
+  const page = hub.subscribe();
+  const seen = hub.publishIfWatched(() => event("r1"))!;
+  assert.equal((await page.next())!.event.requestId, "r1");
+  page.close();
+  // Within the window: built and held, so the page resumes with exactly what it missed.
+  clock += 59_999;
+  assert.equal(hub.publishIfWatched(() => event("r2"))?.event.requestId, "r2");
+  const back = hub.subscribe({ lastEventId: seen.id });
+  assert.equal(back.resumed, true);
+  assert.deepEqual(await take(back, 1), ["r2"]);
+  back.close();
+  // A full window after the last close: nothing is built, and the earlier ids cannot resume.
+  clock += 60_000;
+  let built = 0;
+  assert.equal(hub.publishIfWatched(() => (built++, event("r3"))), undefined);
+  assert.equal(built, 0);
+  assert.equal(hub.subscribe({ lastEventId: seen.id }).resumed, false);
+  assert.equal(hub.subscribe({ lastEventId: `${hub.bootId}.2` }).resumed, false);
+  // An open page makes the hub build and deliver events again, resumable from there on.
+  const fresh = hub.subscribe();
+  const r4 = hub.publishIfWatched(() => event("r4"))!;
+  assert.deepEqual(await take(fresh, 1), ["r4"]);
+  assert.equal(hub.subscribe({ lastEventId: `${hub.bootId}.3` }).resumed, true);
+  assert.equal(hub.subscribe({ lastEventId: r4.id }).resumed, true);
+  assert.equal(built, 0);
+});

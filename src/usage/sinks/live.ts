@@ -4,6 +4,7 @@
  * the ledger sink's commit (see `inOrder`), so a page that reconnects and reads a snapshot finds
  * every request it was sent. Requests the ledger does not record (malformed, unauthorized,
  * unknown model, overloaded) are not on the page either: its totals and a snapshot's must agree.
+ * With no page open (and none lately) the event is built only for the in-memory store, if any.
  */
 import { belongsInLedger } from "../../ledger/row.ts";
 import { liveEventFromRecord } from "../../live/event.ts";
@@ -18,12 +19,16 @@ export function liveSink(hub: LiveHub, memory?: MemoryLiveData): UsageSink {
     name: "live",
     record(record) {
       if (!belongsInLedger(record)) return;
-      const event = liveEventFromRecord(record, {
-        time: record.finishedAt,
-        traceId: traceIdOf(record.span),
-      });
-      memory?.add(event);
-      hub.publish(event);
+      const build = () =>
+        liveEventFromRecord(record, { time: record.finishedAt, traceId: traceIdOf(record.span) });
+      if (memory === undefined) {
+        // No page open, none lately: nothing is built (see the hub).
+        hub.publishIfWatched(build);
+        return;
+      }
+      const event = build();
+      memory.add(event);
+      hub.publishIfWatched(() => event);
     },
   };
 }
