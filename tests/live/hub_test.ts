@@ -126,29 +126,73 @@ Deno.test("with no page ever open, an event is not built and no reconnect is res
 Deno.test("history is kept for keepHistoryMs after the last page closed, then not built", async () => {
   let clock = 1_000;
   const hub = createLiveHub({ keepHistoryMs: 60_000, now: () => clock });
+  let built = 0;
+  const publish = (requestId: string) => hub.publishIfWatched(() => (built++, event(requestId)));
   const page = hub.subscribe();
-  const seen = hub.publishIfWatched(() => event("r1"))!;
+  const seen = publish("r1")!;
   assert.equal((await page.next())!.event.requestId, "r1");
   page.close();
   // Within the window: built and held, so the page resumes with exactly what it missed.
   clock += 59_999;
-  assert.equal(hub.publishIfWatched(() => event("r2"))?.event.requestId, "r2");
+  assert.equal(publish("r2")?.event.requestId, "r2");
   const back = hub.subscribe({ lastEventId: seen.id });
   assert.equal(back.resumed, true);
   assert.deepEqual(await take(back, 1), ["r2"]);
+  // The window runs from the last close, not the first: this one opens it again.
   back.close();
+  clock += 59_999;
+  assert.equal(publish("r3")?.event.requestId, "r3");
+  assert.equal(built, 3);
   // A full window after the last close: nothing is built, and the earlier ids cannot resume.
-  clock += 60_000;
-  let built = 0;
-  assert.equal(hub.publishIfWatched(() => (built++, event("r3"))), undefined);
-  assert.equal(built, 0);
+  clock += 1;
+  assert.equal(publish("r4"), undefined);
+  assert.equal(built, 3);
   assert.equal(hub.subscribe({ lastEventId: seen.id }).resumed, false);
-  assert.equal(hub.subscribe({ lastEventId: `${hub.bootId}.2` }).resumed, false);
+  assert.equal(hub.subscribe({ lastEventId: `${hub.bootId}.3` }).resumed, false);
   // An open page makes the hub build and deliver events again, resumable from there on.
   const fresh = hub.subscribe();
-  const r4 = hub.publishIfWatched(() => event("r4"))!;
-  assert.deepEqual(await take(fresh, 1), ["r4"]);
-  assert.equal(hub.subscribe({ lastEventId: `${hub.bootId}.3` }).resumed, true);
-  assert.equal(hub.subscribe({ lastEventId: r4.id }).resumed, true);
+  const r5 = publish("r5")!;
+  assert.deepEqual(await take(fresh, 1), ["r5"]);
+  assert.equal(built, 4);
+  const fromSkipped = hub.subscribe({ lastEventId: `${hub.bootId}.4` });
+  assert.equal(fromSkipped.resumed, true);
+  assert.deepEqual(await take(fromSkipped, 1), ["r5"]);
+  assert.equal(hub.subscribe({ lastEventId: r5.id }).resumed, true);
+});
+
+Deno.test("after a gap, replay from a wrapped history is exact and never reaches into the gap", async () => {
+  let clock = 0;
+  const hub = createLiveHub({ historySize: 3, keepHistoryMs: 10, now: () => clock });
+  hub.subscribe().close();
+  for (let i = 1; i <= 4; i++) hub.publishIfWatched(() => event(`old${i}`));
+  clock += 10;
+  hub.publishIfWatched(() => event("skipped")); // event 5: not built
+  const page = hub.subscribe();
+  const ids = ["r6", "r7", "r8", "r9", "r10"].map((id) =>
+    hub.publishIfWatched(() => event(id))!.id
+  );
+  assert.deepEqual(await take(page, 5), ["r6", "r7", "r8", "r9", "r10"]);
+  // The ring of three holds 8, 9, 10: after 7 it replays them; after 6 or 5 it would need more.
+  const back = hub.subscribe({ lastEventId: ids[1] });
+  assert.equal(back.resumed, true);
+  assert.deepEqual(await take(back, 3), ["r8", "r9", "r10"]);
+  assert.equal(hub.subscribe({ lastEventId: ids[0] }).resumed, false);
+  assert.equal(hub.subscribe({ lastEventId: `${hub.bootId}.4` }).resumed, false);
+});
+
+Deno.test("a replay longer than the queue closes the subscriber and leaves no one watching", () => {
+  let clock = 0;
+  const hub = createLiveHub({ historySize: 8, maxQueue: 2, keepHistoryMs: 5, now: () => clock });
+  const first = hub.subscribe();
+  const seen = hub.publish(event("r1"));
+  for (let i = 2; i <= 5; i++) hub.publish(event(`r${i}`));
+  first.close();
+  const behind = hub.subscribe({ lastEventId: seen.id });
+  assert.equal(behind.overflowed, true);
+  assert.equal(hub.subscriberCount, 0);
+  // Nobody is watching: once the window is over, events are no longer built.
+  clock += 5;
+  let built = 0;
+  assert.equal(hub.publishIfWatched(() => (built++, event("r6"))), undefined);
   assert.equal(built, 0);
 });
