@@ -24,7 +24,7 @@ Deno.test("with no page open the in-memory store still gets every request", asyn
   assert.equal(hub.subscribe({ lastEventId: `${hub.bootId}.0` }).resumed, false);
 });
 
-Deno.test("with a page open the sink's events reach it, and with the ledger on none is kept", async () => {
+Deno.test("with a page open the sink's events reach it; after it closed (no keep window) none is held", async () => {
   const hub = createLiveHub({ keepHistoryMs: 0 });
   const sink = liveSink(hub);
   const page = hub.subscribe();

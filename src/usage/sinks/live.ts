@@ -22,7 +22,7 @@ export function liveSink(hub: LiveHub, memory?: MemoryLiveData): UsageSink {
       const build = () =>
         liveEventFromRecord(record, { time: record.finishedAt, traceId: traceIdOf(record.span) });
       if (memory === undefined) {
-        // No page open, none lately: nothing is built (see the hub).
+        // Built only while a page is open or one closed lately (see the hub).
         hub.publishIfWatched(build);
         return;
       }
