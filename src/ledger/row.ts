@@ -3,7 +3,7 @@
  * refused by a budget or rate limit (cost 0). Built from the same usage record the metrics and the
  * span read, so the ledger cannot disagree with them. Never holds prompt or reply text.
  */
-import { costOf } from "../pricing/pricing.ts";
+import { type Cost, costOf } from "../pricing/pricing.ts";
 import type { RequestStatus } from "../telemetry/names.ts";
 import { traceIdOf } from "../telemetry/tracing.ts";
 import { reachedModel, type UsageRecord, type UsageSource } from "../usage/record.ts";
@@ -104,6 +104,17 @@ export const MAX_TEXT_CHARS = 256;
 const clip = (text: string | undefined): string | null =>
   text === undefined || text === "" ? null : text.slice(0, MAX_TEXT_CHARS);
 
+/** A cost split by token kind, as the ledger stores it; all zero for no cost (a refusal). */
+export function kindCostsOf(cost: Cost | undefined): KindCosts {
+  return {
+    input: cost?.inputPico ?? 0n,
+    cached_input: cost?.cachedInputPico ?? 0n,
+    cache_write_5m: (cost?.cacheWritePico ?? 0n) - (cost?.cacheWrite1hPico ?? 0n),
+    cache_write_1h: cost?.cacheWrite1hPico ?? 0n,
+    output: cost?.outputPico ?? 0n,
+  };
+}
+
 /**
  * The ledger row of a finished request. The cost split comes from the one cost function applied
  * to the same price and usage that produced `record.costPico`, so the kinds add up to it.
@@ -112,13 +123,7 @@ export function ledgerRowOf(record: UsageRecord, extras: LedgerExtras): LedgerRo
   const refused = isRefused(record.status);
   const unpriced = record.price === undefined && !refused;
   const cost = record.price && !refused ? costOf(record.price, record.usage) : undefined;
-  const kindCosts: KindCosts | null = unpriced ? null : {
-    input: cost?.inputPico ?? 0n,
-    cached_input: cost?.cachedInputPico ?? 0n,
-    cache_write_5m: (cost?.cacheWritePico ?? 0n) - (cost?.cacheWrite1hPico ?? 0n),
-    cache_write_1h: cost?.cacheWrite1hPico ?? 0n,
-    output: cost?.outputPico ?? 0n,
-  };
+  const kindCosts: KindCosts | null = unpriced ? null : kindCostsOf(cost);
   const { usage } = record;
   const writes1h = usage.cacheWrite1hTokens ?? 0;
   return {

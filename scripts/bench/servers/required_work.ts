@@ -25,8 +25,9 @@ import { Hono } from "hono";
 import client from "prom-client";
 import { countChatTokens, tokenCounter } from "../../../src/tokens/count.ts";
 import { costOf, embeddedPriceTable, type TokenUsage } from "../../../src/pricing/pricing.ts";
-import { PICO_PER_USD } from "../../../src/pricing/money.ts";
+import { picoToUsd } from "../../../src/pricing/money.ts";
 import { openSqliteLedger } from "../../../src/ledger/ledger.ts";
+import { kindCostsOf } from "../../../src/ledger/row.ts";
 import { COST_BUCKETS, DURATION_BUCKETS, TTFT_BUCKETS } from "../../../src/telemetry/names.ts";
 
 const port = Number(Deno.env.get("PORT") ?? "0");
@@ -76,7 +77,7 @@ async function account(work: Work, inputTokens: number, outputTokens: number): P
     cacheWriteTokens: 0,
   };
   const cost = costOf(price, usage);
-  const costUsd = Number(cost.totalPico) / Number(PICO_PER_USD);
+  const costUsd = picoToUsd(cost.totalPico);
   const model = price.id;
   const pair = { model, tenant: work.tenant };
   metrics.requests.inc({ ...pair, status: "ok" });
@@ -109,13 +110,7 @@ async function account(work: Work, inputTokens: number, outputTokens: number): P
     serviceTier: null,
     priceTier: cost.priceTier,
     costPico: cost.totalPico,
-    kindCosts: {
-      input: cost.inputPico,
-      cached_input: cost.cachedInputPico,
-      cache_write_5m: cost.cacheWritePico - cost.cacheWrite1hPico,
-      cache_write_1h: cost.cacheWrite1hPico,
-      output: cost.outputPico,
-    },
+    kindCosts: kindCostsOf(cost),
     unpriced: false,
     usageSource: work.route === "/v1/inference" ? "estimated" : "provider",
     pricingVersion: prices.version,
